@@ -1,0 +1,144 @@
+"""The `ingest` command: parse arguments, call the core, print. No logic lives here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dlt_ingest.config import DEFAULT_WORKBOOK, WorkbookConfig, load_workbook
+from dlt_ingest.errors import IngestError, WorkbookValidationError
+from dlt_ingest.orchestrator import RunOptions, RunReport, run_ingestion
+from dlt_ingest.secrets.redaction import redact
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+app = typer.Typer(
+    name="ingest",
+    help="Config-driven batch ingestion into a date-partitioned Parquet lake, built on dlt.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_state: dict[str, bool] = {"debug": False}
+
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    str, typer.Option("--config", "-c", help="Path of the workbook (.xlsx).", envvar="INGEST_CONFIG")
+]
+
+
+def _fail(exc: IngestError) -> None:
+    if isinstance(exc, WorkbookValidationError):
+        for problem in exc.problems:
+            err_console.print(f"[red]{redact(problem)}[/red]")
+        count = len(exc.problems)
+        err_console.print(f"[red]{exc.path}: {count} problem{'s' if count != 1 else ''}; nothing was run.[/red]")
+    else:
+        err_console.print(f"[red]Error: {redact(exc.message)}[/red]")
+    raise typer.Exit(exc.exit_code)
+
+
+def guarded(call: Callable[[], T]) -> T:
+    """The one error boundary: expected errors become red lines and exit codes, tracebacks need --debug."""
+    try:
+        return call()
+    except IngestError as exc:
+        if _state["debug"]:
+            logging.getLogger("dlt_ingest").exception("debug traceback")
+        _fail(exc)
+        raise  # unreachable: _fail exits
+    except KeyboardInterrupt:
+        err_console.print("[red]Interrupted.[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of expected errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+    if debug:
+        logging.basicConfig(level=logging.DEBUG)
+
+
+def _print_warnings(workbook: WorkbookConfig) -> None:
+    for warning in workbook.warnings:
+        err_console.print(f"[yellow]warning: {warning}[/yellow]")
+
+
+def _jobs_table(workbook: WorkbookConfig) -> Table:
+    table = Table(title=f"{len(workbook.jobs)} enabled job(s) in {workbook.path}")
+    for column in ("row", "job", "source_type", "load_type", "watermark", "lake folder"):
+        table.add_column(column)
+    for job in workbook.jobs:
+        watermark = f"{job.watermark_column} >= {job.last_watermark}" if job.watermark_column else ""
+        table.add_row(str(job.row), job.name, job.source_type, job.load_type.value, watermark,
+                      f"{job.dataset_name}/{job.lake_table}")
+    return table
+
+
+@app.command("validate-config")
+def validate_config(config: ConfigOption = DEFAULT_WORKBOOK) -> None:
+    """Check the workbook and list its enabled jobs. Exit 0 valid, 2 invalid."""
+    workbook = guarded(lambda: load_workbook(config))
+    _print_warnings(workbook)
+    console.print(_jobs_table(workbook))
+    console.print(f"[green]{config} is valid.[/green]")
+
+
+def _print_summary(report: RunReport) -> None:
+    console.print("")
+    console.print("=== Execution Summary ===")
+    console.print(f"Run ID: {report.run_id}")
+    console.print(f"Total Jobs: {len(report.results)}")
+    console.print(f"Successful: {len(report.succeeded)}")
+    console.print(f"Failed: {len(report.failed)}")
+    console.print(f"Rows: {report.total_rows:,}")
+    console.print(f"Duration: {report.duration_seconds:.1f}s")
+    if report.failed:
+        console.print("")
+        console.print("Failed Jobs:")
+        for result in report.failed:
+            console.print(f"  - {result.job.name}: {redact(result.error)}", style="red")
+    console.print(f"Log: {report.log_file}")
+    console.print(f"Audit: {report.audit_file}")
+
+
+@app.command("run")
+def run(
+    config: ConfigOption = DEFAULT_WORKBOOK,
+    select: Annotated[list[str] | None, typer.Option(help="Only jobs matching this glob, source:NAME or type:TYPE (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Skip jobs matching this glob, source:NAME or type:TYPE (repeatable).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Jobs run in parallel (1 = one by one).")] = None,
+    log_dir: Annotated[str | None, typer.Option(help="Folder for the run's logs (default logs/).")] = None,
+    audit_dir: Annotated[str | None, typer.Option(help="Folder for the audit CSV (default metadata/).")] = None,
+) -> None:
+    """Run the enabled jobs of the workbook. Exit 0 all succeeded, 1 a job failed, 2 bad config."""
+    options = RunOptions(config_path=config, select=select or (), exclude=exclude or (), workers=workers,
+                         log_dir=log_dir, audit_dir=audit_dir)
+    handler: logging.Handler | None = None
+    from dlt_ingest.logging import ConsoleLineHandler
+
+    handler = ConsoleLineHandler()
+    logging.getLogger().addHandler(handler)
+    try:
+        report = guarded(lambda: run_ingestion(options))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    _print_summary(report)
+    raise typer.Exit(report.exit_code)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return app(args=argv if argv is not None else sys.argv[1:], prog_name="ingest")

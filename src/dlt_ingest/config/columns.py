@@ -1,0 +1,129 @@
+"""The columns of the `SourceConfig` sheet, as data.
+
+This table is the single source for validation, `config/config_schema.json`, the workbook template and
+`docs/configuration.md` (a test fails when the docs miss a column), so a new column is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnKind = Literal["text", "name", "choice", "bool", "watermark", "int", "names", "datetime", "json"]
+
+SHEET_NAME = "SourceConfig"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: ColumnKind
+    description: str
+    example: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    auto: bool = False  # filled by `ingest run --write-back`, never required from the analyst
+
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec(
+        "source_type",
+        "choice",
+        "Kind of source; picks the module that extracts it. Must be a registered type "
+        "(`ingest validate-config` lists them).",
+        "postgresql",
+        required=True,
+    ),
+    ColumnSpec(
+        "source_name",
+        "name",
+        "Name of the connection: the credentials live under `[sources.<source_name>]` in any secret "
+        "provider, and the lake folder of the source is named after it. Letters, digits and `_`, "
+        "starting with a letter.",
+        "postgres",
+        required=True,
+    ),
+    ColumnSpec(
+        "table_name",
+        "name",
+        "Table or view to extract (database sources), or the resource name (API sources). "
+        "Spaces and mixed case are allowed; the lake folder uses its snake_case form.",
+        "orders",
+        required=True,
+    ),
+    ColumnSpec(
+        "schema_name",
+        "name",
+        "Database schema (owner) of the table. Required for Oracle; optional elsewhere "
+        "(the connection's default schema is used).",
+        "sales",
+    ),
+    ColumnSpec(
+        "load_type",
+        "choice",
+        "FULL appends a complete snapshot of the table under today's date folder; INCREMENTAL "
+        "loads only rows whose watermark column is newer than the last loaded value.",
+        "INCREMENTAL",
+        required=True,
+        choices=("FULL", "INCREMENTAL"),
+    ),
+    ColumnSpec(
+        "watermark_column",
+        "name",
+        "Column (database) or record path (API) that grows with every change; required for "
+        "INCREMENTAL, must be empty for FULL.",
+        "updated_at",
+    ),
+    ColumnSpec(
+        "last_watermark",
+        "watermark",
+        "Where the first INCREMENTAL run starts (rows with a greater or equal value are loaded). "
+        "An Excel date/datetime cell, an ISO-8601 text such as 2026-01-15T00:00:00, or a whole "
+        "number. Later runs continue from the state stored in the lake.",
+        "2026-01-15 00:00:00",
+    ),
+    ColumnSpec(
+        "api_endpoint",
+        "text",
+        "Path of the endpoint below the source's base_url; required for `api` sources.",
+        "coins/markets",
+    ),
+    ColumnSpec(
+        "enabled",
+        "bool",
+        "Whether the job runs: Y/N, yes/no, true/false or 1/0 in any case.",
+        "Y",
+        required=True,
+    ),
+    ColumnSpec(
+        "primary_key",
+        "names",
+        "Column(s) that identify a row, separated by commas. Used to deduplicate rows that share "
+        "the watermark boundary and for current-state tables.",
+        "id",
+    ),
+    ColumnSpec(
+        "chunk_size",
+        "int",
+        "Rows fetched per batch from the source (default 50000). Larger is faster, smaller uses "
+        "less memory.",
+        "100000",
+    ),
+    ColumnSpec(
+        "last_run_date",
+        "datetime",
+        "When the job last ran. Filled in by `ingest run --write-back`.",
+        "2026-02-12 10:15:30",
+        auto=True,
+    ),
+    ColumnSpec(
+        "last_run_status",
+        "text",
+        "Status of the last run (SUCCESS/FAILED). Filled in by `ingest run --write-back`.",
+        "SUCCESS",
+        auto=True,
+    ),
+)
+
+COLUMNS_BY_NAME: dict[str, ColumnSpec] = {c.name: c for c in COLUMNS}
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)

@@ -1,0 +1,163 @@
+"""Running one job: its own dlt pipeline, state restored from the lake, facts read back from dlt."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from dlt_ingest.config.model import Job
+from dlt_ingest.destinations.filesystem import LakeTarget
+from dlt_ingest.errors import IngestError
+from dlt_ingest.secrets.chain import resolve_source_credentials
+from dlt_ingest.secrets.redaction import redact
+from dlt_ingest.sources import REGISTRY
+
+log = logging.getLogger("dlt_ingest.job")
+
+
+class JobStatus(str, Enum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    INTERRUPTED = "INTERRUPTED"
+
+
+@dataclass
+class JobResult:
+    job: Job
+    status: JobStatus
+    started_at: datetime
+    duration_seconds: float = 0.0
+    rows: int = 0
+    child_rows: dict[str, int] = field(default_factory=dict)
+    written_folders: dict[str, str] = field(default_factory=dict)
+    partition_path: str = ""
+    error: str = ""
+    load_id: str = ""
+    watermark_start: Any = None
+    watermark_end: Any = None
+    schema_version: int | None = None
+    schema_changed: bool = False
+    new_columns: list[str] = field(default_factory=list)
+    attempts: int = 1
+    warnings: list[str] = field(default_factory=list)
+    credentials_from: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is JobStatus.SUCCESS
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """The most useful single line of an exception chain, with secrets masked."""
+    if isinstance(exc, IngestError):
+        return redact(exc.message.splitlines()[0] if "\n" not in exc.message else exc.message)
+    root: BaseException = exc
+    seen = set()
+    while id(root) not in seen:
+        seen.add(id(root))
+        inner = getattr(root, "exception", None) if isinstance(root, PipelineStepFailed) else None
+        inner = inner or root.__cause__ or getattr(root, "orig", None)
+        if not isinstance(inner, BaseException):
+            break
+        if isinstance(inner, IngestError):
+            return redact(inner.message)
+        root = inner
+    text = str(root).strip().splitlines()
+    first = text[0] if text else ""
+    return redact(f"{type(root).__name__}: {first}" if first else type(root).__name__)
+
+
+def _incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+    """The cursor state of the job's single incremental resource, if any."""
+    sources = pipeline.state.get("sources", {})
+    for source_state in sources.values():
+        for resource_state in source_state.get("resources", {}).values():
+            for cursor_state in resource_state.get("incremental", {}).values():
+                return dict(cursor_state)
+    return None
+
+
+def _table_columns(pipeline: dlt.Pipeline, table: str) -> set[str]:
+    if not pipeline.default_schema_name:
+        return set()
+    tables = pipeline.default_schema.tables
+    return set(tables.get(table, {}).get("columns", {}))
+
+
+def _written_folders(info: LoadInfo, job: Job, bucket_url: str) -> dict[str, str]:
+    """Per table, the folder dlt wrote its files to, relative to the bucket (e.g. demo/orders/2026/02/12).
+
+    Taken from dlt's own load metrics (`remote_url` of each job), so a custom layout is reported as written.
+    """
+    folders: dict[str, str] = {}
+    prefix = bucket_url.rstrip("/") + "/"
+    marker = f"/{job.dataset_name}/"
+    for load_metrics in info.metrics.values():
+        for step in load_metrics:
+            for metrics in step.get("job_metrics", {}).values():
+                remote = metrics.remote_url or ""
+                if not remote or metrics.table_name.startswith("_dlt"):
+                    continue
+                if remote.startswith(prefix):
+                    relative = remote[len(prefix):]
+                else:  # the destination may spell the bucket differently (abfss:// vs az://)
+                    relative = job.dataset_name + "/" + remote.rsplit(marker, 1)[-1]
+                folders.setdefault(metrics.table_name, relative.rsplit("/", 1)[0])
+    return folders
+
+
+def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1) -> JobResult:
+    """Extract, normalize and load one job; raises on failure (the orchestrator records it)."""
+    started = datetime.now()
+    clock = time.monotonic()
+    module = REGISTRY.get(job.source_type)
+    credentials = resolve_source_credentials(module.credentials_spec, job.source_name)
+    result = JobResult(job, JobStatus.SUCCESS, started, attempts=attempt,
+                       credentials_from=credentials.providers_used)
+    pipeline = dlt.pipeline(
+        pipeline_name=job.pipeline_name,
+        destination=lake.destination(),
+        dataset_name=job.dataset_name,
+        pipelines_dir=pipelines_dir,
+    )
+    pipeline.sync_destination()  # restores state from the lake when the local folder is empty
+    before = _incremental_state(pipeline)
+    columns_before = _table_columns(pipeline, job.lake_table)
+    version_before = pipeline.default_schema.version if pipeline.default_schema_name else None
+    with module.prepare(job, credentials.config) as prepared:
+        result.warnings.extend(prepared.warnings)
+        for warning in prepared.warnings:
+            log.warning("%s: %s", job.name, warning)
+        info = pipeline.run(prepared.data, loader_file_format="parquet", write_disposition="append")
+    trace = pipeline.last_trace
+    counts = dict(trace.last_normalize_info.row_counts) if trace and trace.last_normalize_info else {}
+    result.rows = counts.get(job.lake_table, 0)
+    result.child_rows = {
+        name: n for name, n in counts.items() if name.startswith(job.lake_table + "__")
+    }
+    result.load_id = info.loads_ids[-1] if info.loads_ids else ""
+    result.written_folders = _written_folders(info, job, lake.bucket_url)
+    result.partition_path = result.written_folders.get(job.lake_table, "")
+    after = _incremental_state(pipeline)
+    result.watermark_start = (before or {}).get("last_value", job.last_watermark)
+    result.watermark_end = (after or {}).get("last_value")
+    result.schema_version = pipeline.default_schema.version
+    columns_after = _table_columns(pipeline, job.lake_table)
+    if version_before is not None and columns_before and columns_after - columns_before:
+        result.schema_changed = True
+        result.new_columns = sorted(columns_after - columns_before)
+        log.warning(
+            "[SCHEMA CHANGE] %s: version %s (was %s); new columns: %s",
+            job.lake_table, result.schema_version, version_before, ", ".join(result.new_columns),
+        )
+    result.duration_seconds = round(time.monotonic() - clock, 3)
+    return result

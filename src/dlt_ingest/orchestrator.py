@@ -1,0 +1,201 @@
+"""The run: pick jobs, run them one by one or in a thread pool, record every outcome, summarise.
+
+This is the library core behind `ingest run`; a Databricks job calls `run_ingestion` directly.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dlt_ingest.audit import AuditWriter
+from dlt_ingest.config import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
+from dlt_ingest.destinations.filesystem import LakeTarget, lake_target
+from dlt_ingest.errors import ConfigError
+from dlt_ingest.job_runner import JobResult, JobStatus, one_line_reason, run_job
+from dlt_ingest.logging import RunLogs, job_context, open_run_logs
+from dlt_ingest.settings import IngestSettings
+
+log = logging.getLogger("dlt_ingest.run")
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+@dataclass
+class RunOptions:
+    config_path: str = DEFAULT_WORKBOOK
+    select: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    workers: int | None = None
+    dry_run: bool = False
+    log_dir: str | None = None
+    audit_dir: str | None = None
+    bucket_url: str | None = None
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    started_at: datetime
+    results: list[JobResult] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    log_file: str = ""
+    audit_file: str = ""
+
+    @property
+    def succeeded(self) -> list[JobResult]:
+        return [r for r in self.results if r.status is JobStatus.SUCCESS]
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.status in (JobStatus.FAILED, JobStatus.INTERRUPTED)]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(r.rows for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _matches(job: Job, pattern: str) -> bool:
+    if pattern.startswith("source:"):
+        return fnmatch.fnmatchcase(job.source_name.lower(), pattern[7:].lower())
+    if pattern.startswith("type:"):
+        return fnmatch.fnmatchcase(job.source_type, pattern[5:].lower())
+    return fnmatch.fnmatchcase(job.name.lower(), pattern.lower())
+
+
+def select_jobs(jobs: Sequence[Job], select: Sequence[str], exclude: Sequence[str]) -> list[Job]:
+    """Filter jobs by globs on job names, `source:NAME` and `type:TYPE`."""
+    chosen = [j for j in jobs if not select or any(_matches(j, p) for p in select)]
+    chosen = [j for j in chosen if not any(_matches(j, p) for p in exclude)]
+    if select and not chosen:
+        names = ", ".join(j.name for j in jobs) or "none"
+        raise ConfigError(f"--select {' '.join(select)} matches no enabled job (enabled jobs: {names})")
+    return chosen
+
+
+def audit_row(result: JobResult, run_id: str) -> dict[str, Any]:
+    job = result.job
+    return {
+        "timestamp": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "job_name": job.name,
+        "status": result.status.value,
+        "rows_processed": result.rows,
+        "duration_seconds": result.duration_seconds,
+        "partition_path": result.partition_path,
+        "error_message": result.error,
+        "run_id": run_id,
+        "source_type": job.source_type,
+        "load_type": job.load_type.value,
+        "load_id": result.load_id,
+        "watermark_start": result.watermark_start,
+        "watermark_end": result.watermark_end,
+        "schema_version": result.schema_version,
+        "schema_changed": result.schema_changed,
+        "attempts": result.attempts,
+        "child_tables": ";".join(f"{k}={v}" for k, v in sorted(result.child_rows.items())),
+        "warnings": " | ".join(result.warnings),
+    }
+
+
+class Orchestrator:
+    """Runs a list of jobs against one lake and records each outcome."""
+
+    def __init__(self, settings: IngestSettings, lake: LakeTarget, audit: AuditWriter, logs: RunLogs,
+                 run_id: str) -> None:
+        self.settings = settings
+        self.lake = lake
+        self.audit = audit
+        self.logs = logs
+        self.run_id = run_id
+        self._per_source: dict[str, threading.Semaphore] = {}
+        self._guard = threading.Lock()
+
+    def _source_slot(self, source_name: str) -> threading.Semaphore:
+        with self._guard:
+            if source_name not in self._per_source:
+                self._per_source[source_name] = threading.Semaphore(self.settings.max_jobs_per_source)
+            return self._per_source[source_name]
+
+    def execute(self, job: Job) -> JobResult:
+        """Run one job in its own log context; never raises (a failure becomes a FAILED result)."""
+        self.logs.add_source(job.source_name)
+        with self._source_slot(job.source_name), job_context(job.source_name, job.name):
+            started = datetime.now()
+            clock = time.monotonic()
+            log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
+            try:
+                result = run_job(job, self.lake, self.settings.working_dir)
+            except Exception as exc:
+                reason = one_line_reason(exc)
+                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True)
+                result = JobResult(job, JobStatus.FAILED, started, error=reason,
+                                   duration_seconds=round(time.monotonic() - clock, 3))
+            else:
+                if result.credentials_from:
+                    log.info("%s: credentials from %s", job.source_name, ", ".join(result.credentials_from))
+                log.info("SUCCESS: %s processed %s rows in %.1fs", job.name, f"{result.rows:,}",
+                         result.duration_seconds)
+                if result.partition_path:
+                    log.info("  Partition: %s", result.partition_path)
+            self.audit.write(audit_row(result, self.run_id))
+            return result
+
+    def run(self, jobs: Sequence[Job], workers: int) -> list[JobResult]:
+        if workers <= 1:
+            return [self.execute(job) for job in jobs]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
+            return list(pool.map(self.execute, jobs))
+
+
+def new_run_id(started: datetime) -> str:
+    return f"{started.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:6]}"
+
+
+def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSettings, LakeTarget]:
+    """Everything a run needs before it touches anything: raises `ConfigError` on bad input."""
+    workbook = load_workbook(options.config_path)
+    jobs = select_jobs(workbook.jobs, options.select, options.exclude)
+    settings = IngestSettings.load(workers=options.workers, log_dir=options.log_dir, audit_dir=options.audit_dir)
+    if settings.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, not {settings.workers}")
+    lake = lake_target(options.bucket_url)
+    return workbook, jobs, settings, lake
+
+
+def run_ingestion(options: RunOptions) -> RunReport:
+    """Run the selected jobs of the workbook; the report's `exit_code` is what the CLI exits with."""
+    _, jobs, settings, lake = plan_run(options)
+    started = datetime.now()
+    run_id = new_run_id(started)
+    Path(settings.working_dir).mkdir(parents=True, exist_ok=True)
+    destination_name = "local" if lake.is_local else "adls_gen2"
+    logs = open_run_logs(settings.log_dir, destination_name, started)
+    audit = AuditWriter(settings.audit_dir)
+    report = RunReport(run_id, started, log_file=str(logs.main_file),
+                       audit_file=str(audit.path_for(started)))
+    clock = time.monotonic()
+    try:
+        log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), lake.display(),
+                 settings.workers)
+        orchestrator = Orchestrator(settings, lake, audit, logs, run_id)
+        report.results = orchestrator.run(jobs, settings.workers)
+        report.duration_seconds = round(time.monotonic() - clock, 3)
+        log.info("Run %s finished: %d succeeded, %d failed, %s rows in %.1fs", run_id,
+                 len(report.succeeded), len(report.failed), f"{report.total_rows:,}", report.duration_seconds)
+    finally:
+        logs.close()
+    return report

@@ -1,0 +1,1 @@
+"""Secret providers, the resolution chain and redaction."""

@@ -1,0 +1,43 @@
+"""Run settings of dlt-ingest itself, read from the `[ingest]` section of `.dlt/config.toml`.
+
+Command-line flags win over these; these win over the built-in defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dlt_ingest.secrets.chain import lookup_setting
+
+ON_DATABRICKS = "DATABRICKS_RUNTIME_VERSION"
+
+
+def running_on_databricks() -> bool:
+    return bool(os.environ.get(ON_DATABRICKS))
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    log_dir: str = "logs"
+    audit_dir: str = "metadata"
+    working_dir: str = ".dlt/pipelines"
+    workers: int = 1
+    max_jobs_per_source: int = 2
+    retry_attempts: int = 3
+    retry_backoff_seconds: float = 2.0
+
+    @classmethod
+    def load(cls, **overrides: Any) -> IngestSettings:
+        values: dict[str, Any] = {}
+        for name, default in cls().__dict__.items():
+            value, _ = lookup_setting(name, ("ingest",), type(default))
+            if value is not None:
+                values[name] = type(default)(value)
+        if "working_dir" not in values and running_on_databricks():
+            values["working_dir"] = str(Path(tempfile.gettempdir()) / "dlt-ingest" / "pipelines")
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
