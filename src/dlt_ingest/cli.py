@@ -26,11 +26,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False, soft_wrap=True)
+_PIPE_WIDTH = 200  # a pipe or a job log has no width: never wrap table cells there
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict[str, bool] = {"debug": False}
 
 T = TypeVar("T")
+_PATTERN_HELP = "a glob on job names (postgres.*), source:NAME or type:TYPE; repeatable"
 
 ConfigOption = Annotated[
     str, typer.Option("--config", "-c", help="Path of the workbook (.xlsx).", envvar="INGEST_CONFIG")
@@ -96,6 +98,27 @@ def validate_config(config: ConfigOption = DEFAULT_WORKBOOK) -> None:
     console.print(f"[green]{config} is valid.[/green]")
 
 
+@app.command("init-config")
+def init_config(
+    path: Annotated[str, typer.Argument(help="Where to write the workbook.")] = DEFAULT_WORKBOOK,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a fresh workbook: headers with comments, drop-downs, demo rows and one template row per type."""
+    from dlt_ingest.config.template import write_workbook
+    from dlt_ingest.errors import ConfigError
+    from dlt_ingest.sources import REGISTRY
+
+    def write() -> None:
+        from pathlib import Path
+
+        if Path(path).exists() and not force:
+            raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
+        write_workbook(path, source_types=REGISTRY.known_types())
+
+    guarded(write)
+    console.print(f"[green]Wrote {path}[/green] (check it with: ingest validate-config --config {path})")
+
+
 def _print_summary(report: RunReport) -> None:
     console.print("")
     console.print("=== Execution Summary ===")
@@ -117,8 +140,8 @@ def _print_summary(report: RunReport) -> None:
 @app.command("run")
 def run(
     config: ConfigOption = DEFAULT_WORKBOOK,
-    select: Annotated[list[str] | None, typer.Option(help="Only jobs matching this glob, source:NAME or type:TYPE (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Skip jobs matching this glob, source:NAME or type:TYPE (repeatable).")] = None,
+    select: Annotated[list[str] | None, typer.Option(help=f"Only jobs matching {_PATTERN_HELP}.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help=f"Skip jobs matching {_PATTERN_HELP}.")] = None,
     workers: Annotated[int | None, typer.Option(help="Jobs run in parallel (1 = one by one).")] = None,
     log_dir: Annotated[str | None, typer.Option(help="Folder for the run's logs (default logs/).")] = None,
     audit_dir: Annotated[str | None, typer.Option(help="Folder for the audit CSV (default metadata/).")] = None,

@@ -140,7 +140,7 @@ def open_run_logs(log_dir: str | Path, destination_name: str, started: datetime)
     return logs
 
 
-class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes)."""
 
     def __init__(self) -> None:

@@ -109,3 +109,8 @@ def lookup_setting(key: str, sections: tuple[str, ...], hint: Any = str) -> tupl
     if value is not None and is_secret_field(key):
         register_secret(value)
     return value, provider_name
+
+
+def use_project_dir(path: str) -> None:
+    """Point dlt's providers at `<path>/.dlt` (dlt fixes its run dir when first used)."""
+    Container()[PluggableRunContext].reload(path)

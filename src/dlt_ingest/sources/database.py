@@ -77,7 +77,7 @@ class DatabaseSource(SourceModule):
                 chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
                 backend=self.backend,  # type: ignore[arg-type]
                 reflection_level="full_with_precision",
-                primary_key=list(job.primary_key) or None,
+                primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
                 write_disposition="append",
             )
             yield PreparedSource(resource, warnings, self.describe_target(credentials))
@@ -94,7 +94,7 @@ class DatabaseSource(SourceModule):
                     f"{self.describe_target(credentials)}: check table_name and schema_name "
                     f"(names are case-sensitive when quoted)."
                 )
-            return list(inspector.get_columns(job.table_name, schema=job.schema_name))
+            return [dict(c) for c in inspector.get_columns(job.table_name, schema=job.schema_name)]
         except sa.exc.SQLAlchemyError as exc:
             reason = redact(str(getattr(exc, "orig", None) or exc)).strip().splitlines()[0]
             raise SourceError(
@@ -124,9 +124,9 @@ def _count_nulls(engine: Engine, job: Job, column: str) -> int:
         return int(connection.execute(query).scalar() or 0)
 
 
-def _python_type(column_type: Any) -> type | None:
+def _python_type(column_type: Any) -> Any:
     try:
-        return column_type.python_type  # type: ignore[no-any-return]
+        return column_type.python_type
     except (NotImplementedError, AttributeError):
         return None
 

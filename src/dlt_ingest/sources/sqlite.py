@@ -15,7 +15,7 @@ from dlt_ingest.sources.database import DatabaseSource
 
 @configspec
 class SqliteCredentials(BaseConfiguration):
-    database: str = None  # path of the .sqlite file, relative to the folder `ingest` runs in
+    database: str = None  # type: ignore[assignment]  # path of the .sqlite file, relative to the folder `ingest` runs in
 
 
 @register

@@ -1,0 +1,114 @@
+"""Shared fixtures: an isolated project folder per test, real services once per session."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
+
+from dlt_ingest.cli import app
+from dlt_ingest.config.template import write_workbook
+from dlt_ingest.demo import build_demo_database
+from dlt_ingest.secrets.chain import use_project_dir
+from dlt_ingest.secrets.redaction import SECRETS
+
+BASE_CONFIG = """
+[runtime]
+dlthub_telemetry = false
+log_level = "WARNING"
+
+[sources.demo]
+database = "data/demo.sqlite"
+"""
+
+_ISOLATED_ENV_PREFIXES = ("SOURCES__", "DESTINATION__", "INGEST__", "DLT_", "AZURE_", "DATABRICKS_")
+
+
+@dataclass
+class Project:
+    """A throwaway dlt-ingest project folder, the current directory while the test runs."""
+
+    path: Path
+    runner: CliRunner
+
+    @property
+    def workbook(self) -> Path:
+        return self.path / "config" / "ingestion_config.xlsx"
+
+    def write_workbook(self, rows: Sequence[dict[str, Any]]) -> Path:
+        return write_workbook(self.workbook, rows)
+
+    def append_config(self, text: str, file: str = "config.toml") -> None:
+        with (self.path / ".dlt" / file).open("a", encoding="utf-8") as handle:
+            handle.write("\n" + text + "\n")
+        use_project_dir(str(self.path))
+
+    def ingest(self, *args: str) -> Any:
+        return self.runner.invoke(app, list(args), catch_exceptions=False)
+
+    def lake_files(self, dataset: str, table: str) -> list[Path]:
+        return sorted((self.path / "lake" / dataset / table).rglob("*.parquet"))
+
+    def read_lake(self, dataset: str, table: str) -> pa.Table:
+        files = self.lake_files(dataset, table)
+        assert files, f"no parquet files for {dataset}/{table}"
+        return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+    def audit_rows(self) -> list[dict[str, str]]:
+        rows: list[dict[str, str]] = []
+        for path in sorted((self.path / "metadata").glob("audit_*.csv")):
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows.extend(csv.DictReader(handle))
+        return rows
+
+    def all_output_text(self) -> str:
+        """Every byte written under logs/, metadata/ and the lake, decoded loosely, for leak checks."""
+        chunks = []
+        for folder in ("logs", "metadata", "lake", ".dlt/pipelines"):
+            for file in (self.path / folder).rglob("*"):
+                if file.is_file():
+                    chunks.append(file.read_bytes().decode("utf-8", errors="replace"))
+                    chunks.append(str(file))
+        return "\n".join(chunks)
+
+
+@pytest.fixture(scope="session")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo_database(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_database: Path) -> Iterator[Project]:
+    for name in list(os.environ):
+        if name.startswith(_ISOLATED_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    root = tmp_path / "project"
+    (root / ".dlt").mkdir(parents=True)
+    (root / ".dlt" / "config.toml").write_text(BASE_CONFIG, encoding="utf-8")
+    (root / "data").mkdir()
+    shutil.copy(demo_database, root / "data" / "demo.sqlite")
+    monkeypatch.chdir(root)
+    use_project_dir(str(root))
+    SECRETS.clear()
+    yield Project(root, CliRunner())
+    SECRETS.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    from services.postgres import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.cleanup()

@@ -1,0 +1,50 @@
+"""`ingest validate-config` through the real CLI: exact lines and exit codes."""
+
+from __future__ import annotations
+
+from conftest import Project
+from dlt_ingest.config.template import DEMO_ROWS
+from test_workbook_validation import make_workbook, row
+
+
+def test_valid_workbook_lists_enabled_jobs_and_exits_0(project: Project) -> None:
+    project.write_workbook(DEMO_ROWS)
+    result = project.ingest("validate-config")
+    assert result.exit_code == 0, result.output
+    assert "3 enabled job(s)" in result.stdout
+    for name in ("demo.orders", "demo.customers", "demo.products"):
+        assert name in result.stdout
+    assert result.stdout.rstrip().endswith("config/ingestion_config.xlsx is valid.")
+
+
+def test_five_mistakes_give_five_located_lines_and_exit_2(project: Project) -> None:
+    make_workbook(project.workbook, [
+        row(load_type="INCR"), row(enabled="maybe", table_name="a"), row(source_type="mongodb", table_name="b"),
+        row(table_name="c", last_watermark="soon"), row(table_name="d;"),
+    ])
+    result = project.ingest("validate-config")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "SourceConfig!E2 load_type: 'INCR' is not one of FULL, INCREMENTAL"
+    assert lines[1].startswith("SourceConfig!I3 enabled: 'maybe' is not one of Y, N")
+    assert lines[2].startswith("SourceConfig!A4 source_type: 'mongodb' is not a known type: use one of")
+    assert lines[3].startswith("SourceConfig!G5 last_watermark: 'soon' is not a date")
+    assert lines[4].startswith("SourceConfig!C6 table_name: 'd;' contains ';'")
+    assert lines[5] == "config/ingestion_config.xlsx: 5 problems; nothing was run."
+    assert "Traceback" not in result.output
+
+
+def test_missing_workbook_is_one_line_and_exit_2(project: Project) -> None:
+    result = project.ingest("validate-config", "--config", "nope.xlsx")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: Workbook not found: nope.xlsx. Pass --config PATH, or create one with "
+        "`ingest init-config nope.xlsx`.")
+
+
+def test_run_with_invalid_workbook_runs_nothing_and_exits_2(project: Project) -> None:
+    make_workbook(project.workbook, [row(load_type="INCR")])
+    result = project.ingest("run")
+    assert result.exit_code == 2
+    assert not (project.path / "lake").exists()
+    assert not (project.path / "metadata").exists()
