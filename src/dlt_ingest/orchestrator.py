@@ -16,7 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from dlt.common.exceptions import SignalReceivedException
+from dlt.common.runtime import signals
 
 from dlt_ingest.audit import AuditWriter
 from dlt_ingest.config import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
@@ -24,6 +27,7 @@ from dlt_ingest.destinations.filesystem import LakeTarget, lake_target
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.job_runner import JobResult, JobStatus, one_line_reason, run_job
 from dlt_ingest.logging import RunLogs, job_context, open_run_logs
+from dlt_ingest.retry import RetryPolicy, wait
 from dlt_ingest.settings import IngestSettings
 
 log = logging.getLogger("dlt_ingest.run")
@@ -111,16 +115,39 @@ def audit_row(result: JobResult, run_id: str) -> dict[str, Any]:
     }
 
 
+class RunObserver(Protocol):
+    """Told about each job as it starts and ends (the CLI's progress display is one)."""
+
+    def run_started(self, jobs: Sequence[Job]) -> None: ...
+
+    def job_started(self, job: Job, attempt: int) -> None: ...
+
+    def job_finished(self, result: JobResult) -> None: ...
+
+
+class SilentObserver:
+    def run_started(self, jobs: Sequence[Job]) -> None:
+        pass
+
+    def job_started(self, job: Job, attempt: int) -> None:
+        pass
+
+    def job_finished(self, result: JobResult) -> None:
+        pass
+
+
 class Orchestrator:
     """Runs a list of jobs against one lake and records each outcome."""
 
     def __init__(self, settings: IngestSettings, lake: LakeTarget, audit: AuditWriter, logs: RunLogs,
-                 run_id: str) -> None:
+                 run_id: str, observer: RunObserver | None = None) -> None:
         self.settings = settings
         self.lake = lake
         self.audit = audit
         self.logs = logs
         self.run_id = run_id
+        self.observer = observer or SilentObserver()
+        self.retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds)
         self._per_source: dict[str, threading.Semaphore] = {}
         self._guard = threading.Lock()
 
@@ -130,31 +157,56 @@ class Orchestrator:
                 self._per_source[source_name] = threading.Semaphore(self.settings.max_jobs_per_source)
             return self._per_source[source_name]
 
+    def _attempts(self, job: Job, started: datetime, clock: float) -> JobResult:
+        attempt = 1
+        while True:
+            self.observer.job_started(job, attempt)
+            try:
+                return run_job(job, self.lake, self.settings.working_dir, attempt)
+            except Exception as exc:
+                reason = one_line_reason(exc)
+                if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
+                    log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name)
+                    return JobResult(job, JobStatus.INTERRUPTED, started, attempts=attempt,
+                                     error="interrupted by a signal; the next run continues from the stored state",
+                                     duration_seconds=round(time.monotonic() - clock, 3))
+                if self.retry.should_retry(attempt, exc):
+                    delay = self.retry.delay_before(attempt + 1)
+                    log.warning("Job %s attempt %d/%d failed (transient): %s; retrying in %.0fs", job.name,
+                                attempt, self.retry.attempts, reason, delay)
+                    wait(delay)
+                    attempt += 1
+                    continue
+                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True)
+                return JobResult(job, JobStatus.FAILED, started, error=reason, attempts=attempt,
+                                 duration_seconds=round(time.monotonic() - clock, 3))
+
     def execute(self, job: Job) -> JobResult:
         """Run one job in its own log context; never raises (a failure becomes a FAILED result)."""
         self.logs.add_source(job.source_name)
         with self._source_slot(job.source_name), job_context(job.source_name, job.name):
             started = datetime.now()
+            if signals.was_signal_received():
+                result = JobResult(job, JobStatus.SKIPPED, started, attempts=0,
+                                   error="not started: the run was interrupted")
+                self.observer.job_finished(result)
+                return result
             clock = time.monotonic()
             log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
-            try:
-                result = run_job(job, self.lake, self.settings.working_dir)
-            except Exception as exc:
-                reason = one_line_reason(exc)
-                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True)
-                result = JobResult(job, JobStatus.FAILED, started, error=reason,
-                                   duration_seconds=round(time.monotonic() - clock, 3))
-            else:
+            result = self._attempts(job, started, clock)
+            if result.ok:
                 if result.credentials_from:
                     log.info("%s: credentials from %s", job.source_name, ", ".join(result.credentials_from))
                 log.info("SUCCESS: %s processed %s rows in %.1fs", job.name, f"{result.rows:,}",
                          result.duration_seconds)
-                if result.partition_path:
-                    log.info("  Partition: %s", result.partition_path)
+                for table, folder in result.written_folders.items():
+                    log.info("  Partition: %s (%s)", folder, table, extra={"destination": True})
             self.audit.write(audit_row(result, self.run_id))
+            self.observer.job_finished(result)
             return result
 
     def run(self, jobs: Sequence[Job], workers: int) -> list[JobResult]:
+        self.observer.run_started(jobs)
         if workers <= 1:
             return [self.execute(job) for job in jobs]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
@@ -176,8 +228,13 @@ def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSett
     return workbook, jobs, settings, lake
 
 
-def run_ingestion(options: RunOptions) -> RunReport:
-    """Run the selected jobs of the workbook; the report's `exit_code` is what the CLI exits with."""
+def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
+    """Run the selected jobs of the workbook; the report's `exit_code` is what the CLI exits with.
+
+    SIGINT/SIGTERM are intercepted (in the main thread) the way dlt does it: the first signal lets running
+    jobs stop at dlt's next checkpoint (recorded INTERRUPTED) and skips jobs not started; a second one
+    stops at once.
+    """
     _, jobs, settings, lake = plan_run(options)
     started = datetime.now()
     run_id = new_run_id(started)
@@ -191,8 +248,9 @@ def run_ingestion(options: RunOptions) -> RunReport:
     try:
         log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), lake.display(),
                  settings.workers)
-        orchestrator = Orchestrator(settings, lake, audit, logs, run_id)
-        report.results = orchestrator.run(jobs, settings.workers)
+        orchestrator = Orchestrator(settings, lake, audit, logs, run_id, observer)
+        with signals.intercepted_signals():
+            report.results = orchestrator.run(jobs, settings.workers)
         report.duration_seconds = round(time.monotonic() - clock, 3)
         log.info("Run %s finished: %d succeeded, %d failed, %s rows in %.1fs", run_id,
                  len(report.succeeded), len(report.failed), f"{report.total_rows:,}", report.duration_seconds)
