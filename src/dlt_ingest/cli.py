@@ -12,10 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dlt_ingest.cli_render import LiveProgress, TerminalLogFilter, plan_table, print_summary
 from dlt_ingest.config import DEFAULT_WORKBOOK, WorkbookConfig, load_workbook
+from dlt_ingest.connections import check_connections
 from dlt_ingest.errors import IngestError, WorkbookValidationError
-from dlt_ingest.orchestrator import RunOptions, RunReport, run_ingestion
+from dlt_ingest.logging import ConsoleLineHandler
+from dlt_ingest.orchestrator import RunOptions, plan_jobs, run_ingestion
 from dlt_ingest.secrets.redaction import redact
+from dlt_ingest.status import last_runs
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
@@ -119,24 +123,6 @@ def init_config(
     console.print(f"[green]Wrote {path}[/green] (check it with: ingest validate-config --config {path})")
 
 
-def _print_summary(report: RunReport) -> None:
-    console.print("")
-    console.print("=== Execution Summary ===")
-    console.print(f"Run ID: {report.run_id}")
-    console.print(f"Total Jobs: {len(report.results)}")
-    console.print(f"Successful: {len(report.succeeded)}")
-    console.print(f"Failed: {len(report.failed)}")
-    console.print(f"Rows: {report.total_rows:,}")
-    console.print(f"Duration: {report.duration_seconds:.1f}s")
-    if report.failed:
-        console.print("")
-        console.print("Failed Jobs:")
-        for result in report.failed:
-            console.print(f"  - {result.job.name}: {redact(result.error)}", style="red")
-    console.print(f"Log: {report.log_file}")
-    console.print(f"Audit: {report.audit_file}")
-
-
 @app.command("run")
 def run(
     config: ConfigOption = DEFAULT_WORKBOOK,
@@ -145,21 +131,66 @@ def run(
     workers: Annotated[int | None, typer.Option(help="Jobs run in parallel (1 = one by one).")] = None,
     log_dir: Annotated[str | None, typer.Option(help="Folder for the run's logs (default logs/).")] = None,
     audit_dir: Annotated[str | None, typer.Option(help="Folder for the audit CSV (default metadata/).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; connect to nothing, write nothing.")]
+    = False,
+    create_container: Annotated[bool, typer.Option(
+        "--create-container", help="Create the lake's Azure container when it does not exist.")] = False,
 ) -> None:
     """Run the enabled jobs of the workbook. Exit 0 all succeeded, 1 a job failed, 2 bad config."""
     options = RunOptions(config_path=config, select=select or (), exclude=exclude or (), workers=workers,
-                         log_dir=log_dir, audit_dir=audit_dir)
-    handler: logging.Handler | None = None
-    from dlt_ingest.logging import ConsoleLineHandler
-
+                         log_dir=log_dir, audit_dir=audit_dir, create_container=create_container)
+    if dry_run:
+        plan = guarded(lambda: plan_jobs(options))
+        console.print(plan_table(plan))
+        return
     handler = ConsoleLineHandler()
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    root.addHandler(handler)
     try:
-        report = guarded(lambda: run_ingestion(options))
+        if console.is_terminal:
+            handler.addFilter(TerminalLogFilter())
+            with LiveProgress(console) as progress:
+                report = guarded(lambda: run_ingestion(options, progress))
+        else:
+            report = guarded(lambda: run_ingestion(options))
     finally:
-        logging.getLogger().removeHandler(handler)
-    _print_summary(report)
+        root.removeHandler(handler)
+    print_summary(console, report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("status")
+def status(
+    audit_dir: Annotated[str | None, typer.Option(help="Folder of the audit CSVs (default metadata/).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only jobs whose last run failed.")] = False,
+) -> None:
+    """Per job, the last run's status, rows, time and watermark, read from the audit files."""
+    rows = guarded(lambda: last_runs(audit_dir, failed_only=failed))
+    table = Table(title=f"Last run per job ({len(rows)} job(s))")
+    for column in ("job", "status", "rows", "finished", "watermark", "error"):
+        table.add_column(column)
+    for row in rows:
+        style = "red" if row["status"] in ("FAILED", "INTERRUPTED") else None
+        table.add_row(row["job_name"], row["status"], row["rows_processed"], row["timestamp"],
+                      row.get("watermark_end", ""), redact(row.get("error_message", "")), style=style)
+    console.print(table)
+
+
+@app.command("test-connections")
+def test_connections(
+    config: ConfigOption = DEFAULT_WORKBOOK,
+    select: Annotated[list[str] | None, typer.Option(help=f"Only sources of jobs matching {_PATTERN_HELP}.")] = None,
+) -> None:
+    """Connect to each selected source and check the lake is writable. Exit 1 if any check failed."""
+    checks = guarded(lambda: check_connections(RunOptions(config_path=config, select=select or ())))
+    table = Table(title="Connection tests")
+    for column in ("target", "kind", "result", "detail"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.name, check.kind, "[green]OK[/green]" if check.ok else "[red]FAILED[/red]",
+                      redact(check.detail))
+    console.print(table)
+    raise typer.Exit(0 if all(c.ok for c in checks) else 1)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -76,7 +76,7 @@ def one_line_reason(exc: BaseException) -> str:
     return redact(f"{type(root).__name__}: {first}" if first else type(root).__name__)
 
 
-def _incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
+def incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
     """The cursor state of the job's single incremental resource, if any."""
     sources = pipeline.state.get("sources", {})
     for source_state in sources.values():
@@ -130,7 +130,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1) ->
         pipelines_dir=pipelines_dir,
     )
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
-    before = _incremental_state(pipeline)
+    before = incremental_state(pipeline)
     columns_before = _table_columns(pipeline, job.lake_table)
     version_before = pipeline.default_schema.version if pipeline.default_schema_name else None
     with module.prepare(job, credentials.config) as prepared:
@@ -147,7 +147,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1) ->
     result.load_id = info.loads_ids[-1] if info.loads_ids else ""
     result.written_folders = _written_folders(info, job, lake.bucket_url)
     result.partition_path = result.written_folders.get(job.lake_table, "")
-    after = _incremental_state(pipeline)
+    after = incremental_state(pipeline)
     result.watermark_start = (before or {}).get("last_value", job.last_watermark)
     result.watermark_end = (after or {}).get("last_value")
     result.schema_version = pipeline.default_schema.version

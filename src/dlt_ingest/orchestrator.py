@@ -24,8 +24,9 @@ from dlt.common.runtime import signals
 from dlt_ingest.audit import AuditWriter
 from dlt_ingest.config import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
 from dlt_ingest.destinations.filesystem import LakeTarget, lake_target
+from dlt_ingest.destinations.preflight import check_lake
 from dlt_ingest.errors import ConfigError
-from dlt_ingest.job_runner import JobResult, JobStatus, one_line_reason, run_job
+from dlt_ingest.job_runner import JobResult, JobStatus, incremental_state, one_line_reason, run_job
 from dlt_ingest.logging import RunLogs, job_context, open_run_logs
 from dlt_ingest.retry import RetryPolicy, wait
 from dlt_ingest.settings import IngestSettings
@@ -45,6 +46,7 @@ class RunOptions:
     log_dir: str | None = None
     audit_dir: str | None = None
     bucket_url: str | None = None
+    create_container: bool = False
 
 
 @dataclass
@@ -228,6 +230,42 @@ def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSett
     return workbook, jobs, settings, lake
 
 
+@dataclass(frozen=True)
+class PlannedJob:
+    job: Job
+    watermark_start: str
+    target_folder: str
+
+
+def _local_watermark(job: Job, working_dir: str) -> str:
+    """The cursor in dlt's local state, without contacting the lake (for --dry-run)."""
+    import dlt
+    from dlt.pipeline.exceptions import CannotRestorePipelineException
+
+    if not job.is_incremental:
+        return "(all rows)"
+    try:
+        pipeline = dlt.attach(pipeline_name=job.pipeline_name, pipelines_dir=working_dir)
+    except CannotRestorePipelineException:
+        pipeline = None
+    state = incremental_state(pipeline) if pipeline is not None else None
+    if state and state.get("last_value") is not None:
+        return f"{job.watermark_column} >= {state['last_value']} (local state)"
+    start = job.last_watermark if job.last_watermark is not None else "(beginning)"
+    return f"{job.watermark_column} >= {start} (workbook; the lake's state wins if present)"
+
+
+def plan_jobs(options: RunOptions) -> list[PlannedJob]:
+    """What `ingest run` would do: validates everything, connects to nothing, writes nothing."""
+    _, jobs, settings, lake = plan_run(options)
+    today = datetime.now().strftime("%Y/%m/%d")
+    return [
+        PlannedJob(job, _local_watermark(job, settings.working_dir),
+                   f"{lake.bucket_url.rstrip('/')}/{job.dataset_name}/{job.lake_table}/{today}/")
+        for job in jobs
+    ]
+
+
 def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
     """Run the selected jobs of the workbook; the report's `exit_code` is what the CLI exits with.
 
@@ -236,6 +274,7 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
     stops at once.
     """
     _, jobs, settings, lake = plan_run(options)
+    check_lake(lake, options.create_container)  # once, before any job: exit 2 and nothing runs
     started = datetime.now()
     run_id = new_run_id(started)
     Path(settings.working_dir).mkdir(parents=True, exist_ok=True)

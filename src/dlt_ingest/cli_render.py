@@ -1,0 +1,114 @@
+"""How runs look on a console: a live progress display on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from dlt_ingest.config.model import Job
+from dlt_ingest.job_runner import JobResult, JobStatus
+from dlt_ingest.orchestrator import PlannedJob, RunReport
+from dlt_ingest.secrets.redaction import redact
+
+
+class LiveProgress:
+    """Jobs done/total, the jobs running now and rows so far, redrawn in place on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._lock = threading.Lock()
+        self._total = 0
+        self._running: dict[str, int] = {}
+        self._done: list[JobResult] = []
+        self._live = Live(console=console, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> LiveProgress:
+        self._live.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._live.stop()
+
+    def _render(self) -> Group:
+        failed = sum(1 for r in self._done if not r.ok)
+        rows = sum(r.rows for r in self._done)
+        head = Text(f"Jobs {len(self._done)}/{self._total} done, {failed} failed, {rows:,} rows")
+        running = Table.grid(padding=(0, 2))
+        for name, attempt in sorted(self._running.items()):
+            running.add_row("  running", name, f"attempt {attempt}" if attempt > 1 else "")
+        return Group(head, running)
+
+    def run_started(self, jobs: Sequence[Job]) -> None:
+        with self._lock:
+            self._total = len(jobs)
+            self._live.update(self._render())
+
+    def job_started(self, job: Job, attempt: int) -> None:
+        with self._lock:
+            self._running[job.name] = attempt
+            self._live.update(self._render())
+
+    def job_finished(self, result: JobResult) -> None:
+        with self._lock:
+            self._running.pop(result.job.name, None)
+            self._done.append(result)
+            mark = {JobStatus.SUCCESS: "[green]OK[/green]", JobStatus.SKIPPED: "[yellow]SKIPPED[/yellow]"}.get(
+                result.status, f"[red]{result.status.value}[/red]")
+            self.console.print(f"{mark} {result.job.name}: {result.rows:,} rows in {result.duration_seconds:.1f}s"
+                               + (f" - {redact(result.error)}" if result.error else ""))
+            self._live.update(self._render())
+
+
+class TerminalLogFilter(logging.Filter):
+    """On a terminal the progress display shows the flow; only warnings and errors print as lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def print_summary(console: Console, report: RunReport) -> None:
+    console.print("")
+    console.print("=== Execution Summary ===")
+    console.print(f"Run ID: {report.run_id}")
+    console.print(f"Total Jobs: {len(report.results)}")
+    console.print(f"Successful: {len(report.succeeded)}")
+    console.print(f"Failed: {len(report.failed)}")
+    skipped = [r for r in report.results if r.status is JobStatus.SKIPPED]
+    if skipped:
+        console.print(f"Skipped: {len(skipped)}")
+    console.print(f"Rows: {report.total_rows:,}")
+    console.print(f"Duration: {report.duration_seconds:.1f}s")
+    warned = [r for r in report.results if r.warnings or r.schema_changed]
+    if warned:
+        console.print("")
+        console.print("Warnings:")
+        for result in warned:
+            for warning in result.warnings:
+                console.print(f"  - {result.job.name}: {redact(warning)}", style="yellow")
+            if result.schema_changed:
+                console.print(f"  - {result.job.name}: schema changed (version {result.schema_version}); "
+                              f"new columns: {', '.join(result.new_columns)}", style="yellow")
+    if report.failed:
+        console.print("")
+        console.print("Failed Jobs:")
+        for result in report.failed:
+            console.print(f"  - {result.job.name}: {redact(result.error)}", style="red")
+    console.print(f"Log: {report.log_file}")
+    console.print(f"Audit: {report.audit_file}")
+
+
+def plan_table(plan: Sequence[PlannedJob]) -> Table:
+    table = Table(title=f"Dry run: {len(plan)} job(s) would run; nothing was connected or written")
+    for column in ("job", "load type", "watermark start", "target folder"):
+        table.add_column(column)
+    for item in plan:
+        table.add_row(item.job.name, item.job.load_type.value, item.watermark_start, item.target_folder)
+    return table
