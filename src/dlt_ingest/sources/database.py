@@ -15,14 +15,18 @@ from typing import Any, ClassVar
 import dlt
 import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
+from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader, TableLoader
 from sqlalchemy.engine import URL, Engine
 
 from dlt_ingest.config.model import Job, WatermarkValue
 from dlt_ingest.errors import SourceError
 from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.sources.base import PreparedSource, SourceModule
+from dlt_ingest.sources.sql_types import exact_type
 
 DEFAULT_CHUNK_SIZE = 50_000
+CONNECT_TIMEOUT_SECONDS = 30
+BACKENDS = ("auto", "pyarrow", "connectorx")
 
 
 class DatabaseSource(SourceModule):
@@ -34,6 +38,14 @@ class DatabaseSource(SourceModule):
 
     def engine_options(self, credentials: Any) -> dict[str, Any]:
         return {}
+
+    def choose_backend(self, credentials: Any, columns: list[dict[str, Any]]) -> str:
+        """The extraction backend for this table; a dialect may pick a faster one when types allow."""
+        return self.backend
+
+    def check_credentials(self, credentials: Any) -> list[str]:
+        """Problems with the resolved settings (wrong combinations), each saying what is wrong."""
+        return []
 
     def describe_target(self, credentials: Any) -> str:
         url = self.url(credentials)
@@ -50,56 +62,116 @@ class DatabaseSource(SourceModule):
         finally:
             engine.dispose()
 
+    def build_incremental(self, job: Job, columns: list[dict[str, Any]]) -> dlt.sources.incremental[Any] | None:
+        """dlt's cursor on `watermark_column`, starting at `last_watermark` in the column's own type.
+
+        The WHERE is `>=` the last value (dlt's closed range) and dlt drops the rows it already loaded
+        at exactly that value (by primary key, or by row hash without one), so rows that share the
+        boundary timestamp are loaded once; rows with a NULL cursor are excluded (and counted).
+        """
+        if not (job.is_incremental and job.watermark_column):
+            return None
+        column = _find_column(job, columns)
+        return dlt.sources.incremental(
+            column["name"], initial_value=convert_watermark(job, column["type"]),
+            on_cursor_value_missing="exclude", row_order="asc",
+        )
+
+    def table_resource(self, job: Job, engine: Engine, backend: str,
+                       incremental: dlt.sources.incremental[Any] | None, target: str) -> Any:
+        """dlt's `sql_table` with exact types and a loader that names the job and host when reading fails."""
+        kwargs: dict[str, Any] = {"return_type": "arrow_stream"} if backend == "connectorx" else {}
+        return sql_table(
+            credentials=engine,
+            table=job.table_name,
+            schema=job.schema_name,
+            incremental=incremental,
+            chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
+            backend=backend,  # type: ignore[arg-type]
+            backend_kwargs=kwargs,
+            reflection_level="full_with_precision",
+            type_adapter_callback=exact_type,
+            primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
+            write_disposition="append",
+            table_loader_class=guarded_loader(backend, job.name, target),
+        )
+
     @contextmanager
     def prepare(self, job: Job, credentials: Any) -> Iterator[PreparedSource]:
+        problems = self.check_credentials(credentials)
+        if problems:
+            raise SourceError(
+                f"{job.name}: settings of source '{job.source_name}': {'; '.join(problems)}: fix them under "
+                f"[sources.{job.source_name}] in .dlt/secrets.toml (see docs/sources.md)."
+            )
         engine = self.create_engine(credentials)
+        target = self.describe_target(credentials)
         try:
             columns = self._table_columns(job, engine, credentials)
             warnings: list[str] = []
-            incremental = None
-            if job.is_incremental and job.watermark_column:
-                column = _find_column(job, columns)
-                initial = convert_watermark(job, column["type"])
-                incremental = dlt.sources.incremental(
-                    column["name"], initial_value=initial, on_cursor_value_missing="exclude"
-                )
-                nulls = _count_nulls(engine, job, column["name"])
+            incremental = self.build_incremental(job, columns)
+            if incremental is not None:
+                nulls = _guard(job, target, lambda: _count_nulls(engine, job, incremental.cursor_path))
                 if nulls:
                     warnings.append(
-                        f"{nulls} row(s) have a NULL {column['name']} and can never be picked up by the "
+                        f"{nulls} row(s) have a NULL {incremental.cursor_path} and can never be picked up by the "
                         f"watermark: give them a value or load this table with FULL"
                     )
-            resource = sql_table(
-                credentials=engine,
-                table=job.table_name,
-                schema=job.schema_name,
-                incremental=incremental,
-                chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
-                backend=self.backend,  # type: ignore[arg-type]
-                reflection_level="full_with_precision",
-                primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
-                write_disposition="append",
-            )
-            yield PreparedSource(resource, warnings, self.describe_target(credentials))
+            backend = self.choose_backend(credentials, columns)
+            resource = self.table_resource(job, engine, backend, incremental, target)
+            yield PreparedSource(resource, warnings, target)
         finally:
             engine.dispose()
 
     def _table_columns(self, job: Job, engine: Engine, credentials: Any) -> list[dict[str, Any]]:
         where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
-        try:
+        target = self.describe_target(credentials)
+
+        def reflect() -> list[dict[str, Any]]:
             inspector = sa.inspect(engine)
             if not inspector.has_table(job.table_name, schema=job.schema_name):
                 raise SourceError(
-                    f"{job.name}: table '{job.table_name}' not found in {where} of "
-                    f"{self.describe_target(credentials)}: check table_name and schema_name "
-                    f"(names are case-sensitive when quoted)."
+                    f"{job.name}: table '{job.table_name}' not found in {where} of {target}: check table_name "
+                    f"and schema_name (names are case-sensitive when quoted)."
                 )
             return [dict(c) for c in inspector.get_columns(job.table_name, schema=job.schema_name)]
-        except sa.exc.SQLAlchemyError as exc:
-            reason = redact(str(getattr(exc, "orig", None) or exc)).strip().splitlines()[0]
-            raise SourceError(
-                f"{job.name}: cannot connect to {self.describe_target(credentials)}: {reason}"
-            ) from None
+
+        return _guard(job, target, reflect)
+
+
+def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
+    """One line naming the job and the host, with the driver's first line and no secret."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = redact(text.splitlines()[0] if text else type(exc).__name__)
+    return SourceError(f"{job_name}: cannot read from {target}: {reason}")
+
+
+def _guard(job: Job, target: str, action: Any) -> Any:
+    try:
+        return action()
+    except sa.exc.SQLAlchemyError as exc:
+        raise connection_failure(job.name, target, exc) from None
+
+
+def _is_read_failure(exc: BaseException) -> bool:
+    """Driver and connectorx errors; connectorx reports some as a Rust panic (not an `Exception`)."""
+    return isinstance(exc, sa.exc.SQLAlchemyError | OSError | RuntimeError) or type(exc).__name__ == "PanicException"
+
+
+def guarded_loader(backend: str, job_name: str, target: str) -> type[BaseTableLoader]:
+    """dlt's table loader for `backend`, turning a failure while reading rows into one line naming job and host."""
+    base: type[BaseTableLoader] = ConnectorXTableLoader if backend == "connectorx" else TableLoader
+
+    class GuardedLoader(base):  # type: ignore[valid-type,misc]
+        def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
+            try:
+                yield from super().load_rows(backend_kwargs)
+            except BaseException as exc:
+                if not _is_read_failure(exc):
+                    raise
+                raise connection_failure(job_name, target, exc) from None
+
+    return GuardedLoader
 
 
 def _find_column(job: Job, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,9 +212,9 @@ def convert_watermark(job: Job, column_type: Any) -> Any:
     try:
         if target is datetime:
             result = _as_datetime(value)
-            if getattr(column_type, "timezone", False) and result.tzinfo is None:
-                result = result.replace(tzinfo=timezone.utc)
-            return result
+            if getattr(column_type, "timezone", False):
+                return result if result.tzinfo else result.replace(tzinfo=timezone.utc)
+            return result.replace(tzinfo=None)  # a column without zone holds wall-clock values
         if target is date:
             return _as_datetime(value).date()
         if target is int:
