@@ -30,7 +30,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-_PIPE_WIDTH = 200  # a pipe or a job log has no width: never wrap table cells there
+_PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap table cells there
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict[str, bool] = {"debug": False}

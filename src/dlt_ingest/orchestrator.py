@@ -244,10 +244,12 @@ def _local_watermark(job: Job, working_dir: str) -> str:
 
     if not job.is_incremental:
         return "(all rows)"
-    try:
-        pipeline = dlt.attach(pipeline_name=job.pipeline_name, pipelines_dir=working_dir)
-    except CannotRestorePipelineException:
-        pipeline = None
+    pipeline = None
+    if (Path(working_dir) / job.pipeline_name).is_dir():  # attach would create the folder otherwise
+        try:
+            pipeline = dlt.attach(pipeline_name=job.pipeline_name, pipelines_dir=working_dir)
+        except CannotRestorePipelineException:
+            pipeline = None
     state = incremental_state(pipeline) if pipeline is not None else None
     if state and state.get("last_value") is not None:
         return f"{job.watermark_column} >= {state['last_value']} (local state)"
