@@ -110,6 +110,34 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "100000",
     ),
     ColumnSpec(
+        "api_params",
+        "json",
+        "API sources: query parameters of this endpoint as a JSON object; they override the "
+        "source's `[sources.<source_name>.params]`.",
+        '{"vs_currency": "usd", "per_page": 100}',
+    ),
+    ColumnSpec(
+        "data_selector",
+        "text",
+        "API sources: JSONPath of the records in each response (`data`, `results.items`); "
+        "empty detects it.",
+        "data",
+    ),
+    ColumnSpec(
+        "paginator",
+        "text",
+        "API sources: how to get the next page. A name (auto, single_page, json_link, header_link, "
+        "offset, page_number, cursor) or a JSON object with options; empty detects it.",
+        '{"type": "offset", "limit": 100}',
+    ),
+    ColumnSpec(
+        "cursor_param",
+        "text",
+        "API sources, INCREMENTAL: query parameter that receives the last loaded watermark value "
+        "(e.g. `updated_since`). Empty: every run reads the whole endpoint and keeps only newer records.",
+        "updated_since",
+    ),
+    ColumnSpec(
         "last_run_date",
         "datetime",
         "When the job last ran. Filled in by `ingest run --write-back`.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -140,6 +141,21 @@ def parse_datetime(value: Any) -> Any:
     return value  # informational (filled by write-back); never rejected
 
 
+def parse_json_object(value: Any) -> dict[str, Any]:
+    """A JSON object typed into a cell, e.g. `{"per_page": 100}`."""
+    text = _text(value)
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CellValueError(
+            f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {text[:60]}; write an object such as "
+            f'{{"per_page": 100}} with double quotes'
+        ) from None
+    if not isinstance(parsed, dict):
+        raise CellValueError(f"is JSON but not an object: {text[:60]}; write an object such as {{\"per_page\": 100}}")
+    return parsed
+
+
 def _parser_for(column: str) -> Callable[[Any], Any]:
     spec = COLUMNS_BY_NAME[column]
     if column == "source_name":
@@ -155,6 +171,7 @@ def _parser_for(column: str) -> Callable[[Any], Any]:
         "int": parse_int,
         "names": parse_names,
         "datetime": parse_datetime,
+        "json": parse_json_object,
     }.get(spec.kind, parse_text)
 
 
