@@ -112,3 +112,12 @@ def postgres() -> Iterator[Any]:
     server = start_postgres()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Any]:
+    from services.azurite import start_azurite
+
+    server = start_azurite()
+    yield server
+    server.cleanup()

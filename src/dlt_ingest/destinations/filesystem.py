@@ -1,25 +1,34 @@
 """The lake: dlt's filesystem destination with the date-partitioned Parquet layout.
 
 With nothing configured the lake is the local folder `./lake`. `[destination.filesystem]` in any
-provider (bucket_url, layout, credentials) takes over, exactly as dlt reads it.
+provider (bucket_url, layout, credentials, kwargs) takes over, exactly as dlt reads it. The guide's
+secret names `adls-storage-account-name` / `adls-storage-account-key` are accepted too when dlt's own
+`credentials.azure_storage_account_*` are not set.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import dlt
+import pendulum
+from dlt.common.configuration.specs import AzureCredentials
 from dlt.common.destination import Destination
 
+from dlt_ingest.destinations.azure import is_azure_url
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.secrets.chain import lookup_setting
 
 DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
 DEFAULT_BUCKET = "lake"
 _SECTIONS = ("destination", "filesystem")
+_CREDENTIAL_SECTIONS = (*_SECTIONS, "credentials")
+GUIDE_ACCOUNT_NAMES = ("adls-storage-account-name", "adls_storage_account_name")
+GUIDE_ACCOUNT_KEYS = ("adls-storage-account-key", "adls_storage_account_key")
 
 
 def _is_local(url: str) -> bool:
@@ -33,13 +42,26 @@ class LakeTarget:
 
     bucket_url: str
     layout: str = DEFAULT_LAYOUT
+    # only set from the guide's secret names; otherwise dlt resolves [destination.filesystem.credentials]
+    credentials: AzureCredentials | None = field(default=None, repr=False, compare=False)
+    # the date the folders are named after; None = the load's own time (dlt's default)
+    current_datetime: pendulum.DateTime | None = None
 
     @property
     def is_local(self) -> bool:
         return _is_local(self.bucket_url)
 
+    @property
+    def is_azure(self) -> bool:
+        return is_azure_url(self.bucket_url)
+
     def destination(self) -> Destination[Any, Any]:
-        return dlt.destinations.filesystem(bucket_url=self.bucket_url, layout=self.layout)
+        explicit: dict[str, Any] = {"bucket_url": self.bucket_url, "layout": self.layout}
+        if self.credentials is not None:
+            explicit["credentials"] = self.credentials
+        if self.current_datetime is not None:
+            explicit["current_datetime"] = self.current_datetime
+        return dlt.destinations.filesystem(**explicit)
 
     def display(self) -> str:
         return self.bucket_url
@@ -65,6 +87,51 @@ def validate_layout(layout: str) -> None:
         )
 
 
+def _first_setting(names: tuple[str, ...]) -> Any:
+    for name in names:
+        value, _ = lookup_setting(name, ())
+        if value is not None:
+            return value
+    return None
+
+
+def guide_named_credentials() -> AzureCredentials | None:
+    """Credentials from the guide's names, only when dlt's own account name is not configured.
+
+    The result is left unresolved on purpose: dlt fills in any other field (SAS token, host) itself.
+    """
+    configured, _ = lookup_setting("azure_storage_account_name", _CREDENTIAL_SECTIONS)
+    if configured is not None:
+        return None
+    account = _first_setting(GUIDE_ACCOUNT_NAMES)
+    if account is None:
+        return None
+    credentials = AzureCredentials()
+    credentials.azure_storage_account_name = str(account)
+    key = _first_setting(GUIDE_ACCOUNT_KEYS)
+    if key is not None:  # lookup_setting registered it for redaction (a "key" field)
+        credentials.azure_storage_account_key = str(key)
+    return credentials
+
+
+def configured_datetime() -> pendulum.DateTime | None:
+    """`current_datetime` under [destination.filesystem] as the pendulum value dlt's layout needs.
+
+    dlt itself coerces a configured value to a plain `datetime`, which its path renderer cannot format.
+    """
+    value, _ = lookup_setting("current_datetime", _SECTIONS, Any)
+    if value is None or value == "":
+        return None
+    try:
+        parsed = pendulum.instance(value) if isinstance(value, datetime) else pendulum.parse(str(value))
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise ConfigError(f"[destination.filesystem] current_datetime '{value}' is not a date and time; "
+                          f"use ISO 8601, e.g. 2026-02-12T00:00:00Z, or remove it to use the load time")
+    return parsed
+
+
 def lake_target(bucket_url: str | None = None) -> LakeTarget:
     """Build the lake from `[destination.filesystem]`, with `./lake` when nothing is configured."""
     configured, _ = lookup_setting("bucket_url", _SECTIONS)
@@ -75,4 +142,5 @@ def lake_target(bucket_url: str | None = None) -> LakeTarget:
     layout, _ = lookup_setting("layout", _SECTIONS)
     layout = layout or DEFAULT_LAYOUT
     validate_layout(layout)
-    return LakeTarget(url, layout)
+    credentials = guide_named_credentials() if is_azure_url(url) else None
+    return LakeTarget(url, layout, credentials, configured_datetime())
