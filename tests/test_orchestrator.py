@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project
 
+from conftest import Project
 from dlt_ingest.audit import AUDIT_COLUMNS, AuditWriter, neutralise
 
 

@@ -191,6 +191,7 @@ class Orchestrator:
             if signals.was_signal_received():
                 result = JobResult(job, JobStatus.SKIPPED, started, attempts=0,
                                    error="not started: the run was interrupted")
+                self.audit.write(audit_row(result, self.run_id))
                 self.observer.job_finished(result)
                 return result
             clock = time.monotonic()
