@@ -22,7 +22,7 @@ from dlt_ingest.config.model import Job, WatermarkValue
 from dlt_ingest.errors import SourceError
 from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.sources.base import PreparedSource, SourceModule
-from dlt_ingest.sources.sql_types import exact_type
+from dlt_ingest.sources.sql_types import exact_table, exact_type
 
 DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
@@ -91,6 +91,7 @@ class DatabaseSource(SourceModule):
             backend_kwargs=kwargs,
             reflection_level="full_with_precision",
             type_adapter_callback=exact_type,
+            table_adapter_callback=exact_table,
             primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
             write_disposition="append",
             table_loader_class=guarded_loader(backend, job.name, target),

@@ -92,8 +92,8 @@ class SqlServerFamily(DatabaseSource):
         chosen = python_driver or pick_python_driver(credentials)
         host, port = self.server(credentials)
         query = self.odbc_options(credentials)
-        if chosen == "pyodbc":
-            query = {"driver": credentials.driver, **query}
+        if chosen == "pyodbc":  # SQLAlchemy's pyodbc dialect adds Trusted_Connection itself without a username
+            query = {"driver": credentials.driver, **{k: v for k, v in query.items() if k != "Trusted_Connection"}}
         login = {} if credentials.trusted_connection else {
             "username": credentials.username, "password": credentials.password}
         return URL.create("mssql+pyodbc" if chosen == "pyodbc" else "mssql+mssqlpython",

@@ -21,13 +21,20 @@ MAX_BIGINT_DIGITS = 18
 
 def exact_type(sql_type: Any) -> Any:
     """dlt `type_adapter_callback`: the type to map (returning None would make dlt drop the type hint)."""
+    if isinstance(sql_type, sa.Float):  # SQLAlchemy 2.1: Float is no Numeric, so dlt would give no type
+        return sa.Numeric(asdecimal=False)
+    return exact_value_type(sql_type)
+
+
+def exact_value_type(sql_type: Any) -> Any:
+    """The type whose result processing returns exact values (Decimal, int) for the column."""
     if isinstance(sql_type, mssql.SMALLMONEY):
         return sa.Numeric(10, 4, asdecimal=True)
     if isinstance(sql_type, mssql.MONEY):
         return sa.Numeric(19, 4, asdecimal=True)
     if isinstance(sql_type, mssql.DATETIMEOFFSET) and not sql_type.timezone:
         return mssql.DATETIMEOFFSET(precision=getattr(sql_type, "precision", None), timezone=True)
-    if isinstance(sql_type, sa.Float) or not isinstance(sql_type, sa.Numeric):
+    if not isinstance(sql_type, sa.Numeric):
         return sql_type
     precision, scale = sql_type.precision, sql_type.scale
     if precision is None:
@@ -39,3 +46,10 @@ def exact_type(sql_type: Any) -> Any:
     if not sql_type.asdecimal:
         return sa.Numeric(precision, scale, asdecimal=True)
     return sql_type
+
+
+def exact_table(table: sa.Table) -> None:
+    """dlt `table_adapter_callback`: fetch values through the exact types too (an Oracle NUMBER reflected
+    without `asdecimal` would otherwise be converted to float by SQLAlchemy before dlt sees it)."""
+    for column in table.columns:
+        column.type = exact_value_type(column.type)
