@@ -73,35 +73,74 @@ def _locked(handle: IO[str]) -> Iterator[None]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def is_remote(location: str) -> bool:
+    """A bucket URL (az://, abfss://, memory://, ...) rather than a local folder."""
+    scheme = location.split("://", 1)[0] if "://" in location else ""
+    return bool(scheme) and scheme != "file" and len(scheme) > 1
+
+
+def remote_filesystem(location: str) -> Any:
+    """An fsspec filesystem for `location`, with the lake's credentials from `[destination.filesystem]`."""
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.storages.configuration import FilesystemConfiguration
+    from dlt.common.storages.fsspec_filesystem import fsspec_from_config
+
+    config = resolve_configuration(FilesystemConfiguration(location), sections=("destination", "filesystem"))
+    filesystem, _ = fsspec_from_config(config)
+    return filesystem
+
+
+def _local(location: str) -> Path:
+    return Path(location[len("file://"):] if location.startswith("file://") else location)
+
+
 class AuditWriter:
-    """Appends audit rows to `<audit_dir>/audit_<YYYYMMDD>.csv`."""
+    """Appends audit rows to `<audit_dir>/audit_<YYYYMMDD>.csv`; `audit_dir` may be a bucket URL.
+
+    In a bucket a row is appended by rewriting the day's file (object stores cannot append), under a
+    thread lock: safe for the jobs of one run, not for two runs writing the same day at the same time.
+    """
 
     def __init__(self, audit_dir: str | Path) -> None:
-        self.audit_dir = Path(audit_dir)
+        self.location = str(audit_dir).rstrip("/")
         self._lock = threading.Lock()
 
-    def path_for(self, when: datetime) -> Path:
-        return self.audit_dir / f"audit_{when.strftime('%Y%m%d')}.csv"
+    def path_for(self, when: datetime) -> str:
+        return f"{self.location}/audit_{when.strftime('%Y%m%d')}.csv"
 
-    def write(self, row: Mapping[str, Any], when: datetime | None = None) -> Path:
+    def write(self, row: Mapping[str, Any], when: datetime | None = None) -> str:
         when = when or datetime.now()
         path = self.path_for(when)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([neutralise(row.get(column)) for column in AUDIT_COLUMNS])
         line = buffer.getvalue()
+        header = ",".join(AUDIT_COLUMNS) + "\n"
         with self._lock:
-            self.audit_dir.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8", newline="") as handle, _locked(handle):
+            if is_remote(self.location):
+                filesystem = remote_filesystem(self.location)
+                existing = filesystem.cat_file(path).decode("utf-8") if filesystem.exists(path) else header
+                filesystem.pipe_file(path, (existing + line).encode("utf-8"))
+                return path
+            local = _local(path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with local.open("a", encoding="utf-8", newline="") as handle, _locked(handle):
                 if handle.tell() == 0:
-                    handle.write(",".join(AUDIT_COLUMNS) + "\n")
+                    handle.write(header)
                 handle.write(line)
                 handle.flush()
         return path
 
 
 def read_audit(audit_dir: str | Path) -> Iterable[dict[str, str]]:
-    """Every audit row under `audit_dir`, oldest file first."""
-    for path in sorted(Path(audit_dir).glob("audit_*.csv")):
-        with path.open(encoding="utf-8", newline="") as handle:
+    """Every audit row under `audit_dir` (a folder or a bucket URL), oldest file first."""
+    location = str(audit_dir).rstrip("/")
+    if is_remote(location):
+        filesystem = remote_filesystem(location)
+        for path in sorted(filesystem.glob(f"{location}/audit_*.csv")):
+            text = filesystem.cat_file(path).decode("utf-8")
+            yield from csv.DictReader(io.StringIO(text))
+        return
+    for local in sorted(_local(location).glob("audit_*.csv")):
+        with local.open(encoding="utf-8", newline="") as handle:
             yield from csv.DictReader(handle)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlt_ingest.audit import read_audit
+from dlt_ingest.audit import is_remote, read_audit
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.settings import IngestSettings
 
@@ -14,7 +14,7 @@ FAILED_STATUSES = ("FAILED", "INTERRUPTED")
 def last_runs(audit_dir: str | None = None, failed_only: bool = False) -> list[dict[str, str]]:
     """One row per job: its most recent audit row (files and rows are in time order)."""
     directory = audit_dir or IngestSettings.load().audit_dir
-    if not Path(directory).is_dir():
+    if not is_remote(directory) and not Path(directory).is_dir():
         raise ConfigError(f"no audit folder at {directory}: run `ingest run` first, or pass --audit-dir")
     latest: dict[str, dict[str, str]] = {}
     for row in read_audit(directory):
