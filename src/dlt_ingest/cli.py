@@ -50,7 +50,7 @@ def _fail(exc: IngestError) -> None:
         count = len(exc.problems)
         err_console.print(f"[red]{exc.path}: {count} problem{'s' if count != 1 else ''}; nothing was run.[/red]")
     else:
-        err_console.print(f"[red]Error: {redact(exc.message)}[/red]")
+        err_console.print(f"Error: {redact(exc.message)}", style="red", markup=False)  # messages name [sections]
     raise typer.Exit(exc.exit_code)
 
 
