@@ -87,8 +87,10 @@ class FailureTranslator:
 
     def status_error(self, response: Response) -> ApiError:
         status = response.status_code
-        if status in (401, 403):
-            return self.rejected(response, self.base_url)
+        if status in (401, 403):  # the API itself, or another server such as an OAuth2 token endpoint
+            url = response.url or ""
+            by = self.base_url if url.startswith(self.base_url) else redact(url.split("?", 1)[0])
+            return self.rejected(response, by)
         tried = (f" after {self.settings.max_attempts} attempt(s)" if status in DEFAULT_RETRY_STATUS else "")
         return ApiError(
             f"{self.job_name}: HTTP {status} from {_where(response)}{tried}; body {redact(_preview(response))}"

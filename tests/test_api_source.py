@@ -1,0 +1,413 @@
+"""`source_type: api` end to end: workbook row + secrets.toml -> `ingest run` -> a real HTTP server on 127.0.0.1.
+
+Every test drives the CLI against pytest-httpserver (a real werkzeug server); nothing in the HTTP client
+is mocked. Retry waits are configured tiny (`backoff_factor`) so the suite stays fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from openpyxl.utils import get_column_letter
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from conftest import Project
+from dlt_ingest.config.columns import COLUMNS
+
+RECORDS = [{"id": i, "name": f"item {i}", "updated_at": f"2026-01-{i:02d}T00:00:00Z"} for i in range(1, 8)]
+PAGE = 3
+FAST_RETRIES = "max_attempts = 3\nbackoff_factor = 0.01\nmax_retry_delay = 2\n"
+
+
+def api_row(**changes: Any) -> dict[str, Any]:
+    row = {"source_type": "api", "source_name": "shop", "table_name": "items", "api_endpoint": "items",
+           "load_type": "FULL", "enabled": "Y"}
+    row.update(changes)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def configure_api(project: Project, server: HTTPServer, settings: str = "", name: str = "shop") -> str:
+    base_url = server.url_for("/api")
+    project.append_config(f'[sources.{name}]\nbase_url = "{base_url}"\n{FAST_RETRIES}{settings}', file="secrets.toml")
+    return base_url
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def lake_ids(project: Project, table: str = "items") -> list[int]:
+    return sorted(project.read_lake("shop", table)["id"].to_pylist())
+
+
+def requests_to(server: HTTPServer, path: str) -> list[Request]:
+    return [request for request, _ in server.log if request.path == path]
+
+
+def run_ok(project: Project, *args: str) -> Any:
+    result = project.ingest("run", *args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+# --- paginators --------------------------------------------------------------------------------------------
+
+
+def _page(request: Request, first: int = 1) -> int:
+    return int(request.args.get("page", first))
+
+
+def json_link(server: HTTPServer) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        page = _page(request)
+        rows = RECORDS[(page - 1) * PAGE: page * PAGE]
+        more = page * PAGE < len(RECORDS)
+        return json_response({"data": rows, "next": server.url_for(f"/api/items?page={page + 1}") if more else None})
+    return handler
+
+
+def header_link(server: HTTPServer) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        page = _page(request)
+        headers = {}
+        if page * PAGE < len(RECORDS):
+            headers["Link"] = f'<{server.url_for(f"/api/items?page={page + 1}")}>; rel="next"'
+        return json_response(RECORDS[(page - 1) * PAGE: page * PAGE], headers=headers)
+    return handler
+
+
+def offset(server: HTTPServer) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        start, limit = int(request.args["offset"]), int(request.args["limit"])
+        return json_response({"items": RECORDS[start: start + limit], "total": len(RECORDS)})
+    return handler
+
+
+def page_number(server: HTTPServer) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        page = _page(request)
+        return json_response({"results": RECORDS[(page - 1) * PAGE: page * PAGE], "total_pages": 3})
+    return handler
+
+
+def cursor(server: HTTPServer) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        start = int(request.args.get("after", "0"))
+        rows = RECORDS[start: start + PAGE]
+        following = str(start + PAGE) if start + PAGE < len(RECORDS) else None
+        return json_response({"data": rows, "cursors": {"next": following}})
+    return handler
+
+
+PAGINATORS = [
+    pytest.param(None, None, json_link, id="auto-detected-json-link"),
+    pytest.param("json_link", "data", json_link, id="json_link"),
+    pytest.param("header_link", None, header_link, id="header_link"),
+    pytest.param('{"type": "offset", "limit": 3}', "items", offset, id="offset"),
+    pytest.param('{"type": "page_number", "base_page": 1, "total_path": "total_pages"}', "results", page_number,
+                 id="page_number"),
+    pytest.param('{"type": "cursor", "cursor_path": "cursors.next", "cursor_param": "after"}', "data", cursor,
+                 id="cursor"),
+]
+
+
+@pytest.mark.parametrize(("paginator", "selector", "make_handler"), PAGINATORS)
+def test_each_paginator_loads_every_page(project: Project, httpserver: HTTPServer, paginator: str | None,
+                                         selector: str | None, make_handler: Callable[..., Any]) -> None:
+    httpserver.expect_request("/api/items").respond_with_handler(make_handler(httpserver))
+    configure_api(project, httpserver)
+    project.write_workbook([api_row(paginator=paginator, data_selector=selector, primary_key="id")])
+    run_ok(project)
+    assert lake_ids(project) == [r["id"] for r in RECORDS]
+    assert len(requests_to(httpserver, "/api/items")) == 3
+    assert project.audit_rows()[0]["rows_processed"] == "7"
+
+
+# --- authentication ----------------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-Value-42"
+BASIC = "Basic " + base64.b64encode(f"analyst:{SECRET}".encode()).decode()
+
+AUTHS = [
+    pytest.param(f'api_key = "{SECRET}"\nauth_header = "x-cg-demo-api-key"\n',
+                 lambda r: r.headers.get("x-cg-demo-api-key") == SECRET, id="api-key-in-header"),
+    pytest.param(f'api_key = "{SECRET}"\nauth_query_param = "apikey"\n',
+                 lambda r: r.args.get("apikey") == SECRET, id="api-key-in-query"),
+    pytest.param(f'token = "{SECRET}"\n', lambda r: r.headers.get("Authorization") == f"Bearer {SECRET}",
+                 id="bearer"),
+    pytest.param(f'username = "analyst"\npassword = "{SECRET}"\n', lambda r: r.headers.get("Authorization") == BASIC,
+                 id="basic"),
+    pytest.param(f'auth_type = "oauth2"\nclient_id = "ingest-client"\nclient_secret = "{SECRET}"\n'
+                 'oauth2_url = "{token_url}"\nscopes = "read:items, read:users"\n',
+                 lambda r: r.headers.get("Authorization") == "Bearer issued-access-token", id="oauth2"),
+]
+
+
+def oauth_token_endpoint(request: Request) -> Response:
+    form = request.form
+    good = (form.get("grant_type"), form.get("client_id"), form.get("client_secret"), form.get("scope")) == (
+        "client_credentials", "ingest-client", SECRET, "read:items read:users")
+    if not good:
+        return json_response({"error": "invalid_client"}, status=401)
+    return json_response({"access_token": "issued-access-token", "expires_in": 3600})
+
+
+def guarded(is_allowed: Callable[[Request], bool]) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        if not is_allowed(request):
+            return json_response({"error": "unauthorized"}, status=401)
+        return json_response({"data": RECORDS[:2]})
+    return handler
+
+
+@pytest.mark.parametrize(("settings", "is_allowed"), AUTHS)
+def test_each_auth_type_is_sent_and_accepted(project: Project, httpserver: HTTPServer, settings: str,
+                                             is_allowed: Callable[[Request], bool]) -> None:
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(oauth_token_endpoint)
+    httpserver.expect_request("/api/items").respond_with_handler(guarded(is_allowed))
+    configure_api(project, httpserver, settings.replace("{token_url}", httpserver.url_for("/oauth/token")))
+    project.write_workbook([api_row(data_selector="data")])
+    run_ok(project)
+    assert lake_ids(project) == [1, 2]
+    assert SECRET not in project.all_output_text()
+
+
+@pytest.mark.parametrize(("settings", "rejected_by"), [
+    pytest.param(f'token = "{SECRET}"\n', "/api", id="api-rejects-token"),
+    pytest.param(f'auth_type = "oauth2"\nclient_id = "other-client"\nclient_secret = "{SECRET}"\n'
+                 'oauth2_url = "{token_url}"\n', "/oauth/token", id="token-endpoint-rejects-client"),
+])
+def test_rejected_credentials_fail_at_once_without_printing_them(
+        project: Project, httpserver: HTTPServer, settings: str, rejected_by: str) -> None:
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(oauth_token_endpoint)
+    httpserver.expect_request("/api/items").respond_with_handler(guarded(lambda r: False))
+    configure_api(project, httpserver, settings.replace("{token_url}", httpserver.url_for("/oauth/token")))
+    project.write_workbook([api_row()])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    expected = (f"shop.items: credentials rejected by {httpserver.url_for(rejected_by)} (HTTP 401): check the "
+                f"auth settings under [sources.shop] (see docs/api-sources.md#authentication)")
+    assert f"[FAILED] Job shop.items: {expected}" in result.stdout
+    assert project.audit_rows()[0]["error_message"] == expected
+    assert len(httpserver.log) == 1  # 401 is never retried
+    assert SECRET not in result.output + project.all_output_text()
+
+
+# --- incremental -------------------------------------------------------------------------------------------
+
+
+class ChangingApi:
+    """An endpoint with records that grow between runs; filters by `updated_since`, two records per page."""
+
+    def __init__(self, count: int) -> None:
+        self.records = [dict(r) for r in RECORDS[:count]]
+        self.fail_after_page: int | None = None
+
+    def add(self, *ids: int) -> None:
+        self.records.extend({"id": i, "name": f"item {i}", "updated_at": f"2026-01-{i:02d}T00:00:00Z"} for i in ids)
+
+    def __call__(self, request: Request) -> Response:
+        since = request.args.get("updated_since", "")
+        rows = [r for r in self.records if r["updated_at"] >= since]
+        page = _page(request)
+        if self.fail_after_page is not None and page > self.fail_after_page:
+            return json_response({"error": "boom"}, status=500)
+        return json_response({"data": rows[(page - 1) * 2: page * 2], "total_pages": -(-len(rows) // 2)})
+
+
+INCREMENTAL_ROW = api_row(load_type="INCREMENTAL", watermark_column="updated_at", last_watermark="2026-01-01",
+                          cursor_param="updated_since", primary_key="id", data_selector="data",
+                          paginator='{"type": "page_number", "base_page": 1, "total_path": "total_pages"}')
+
+
+def _sent_cursors(server: HTTPServer) -> list[str | None]:
+    return [r.args.get("updated_since") for r in requests_to(server, "/api/items") if r.args.get("page", "1") == "1"]
+
+
+def test_incremental_second_run_sends_the_stored_cursor_and_loads_only_new_records(
+        project: Project, httpserver: HTTPServer) -> None:
+    api = ChangingApi(6)
+    httpserver.expect_request("/api/items").respond_with_handler(api)
+    configure_api(project, httpserver)
+    project.write_workbook([INCREMENTAL_ROW])
+    run_ok(project)
+    assert len(requests_to(httpserver, "/api/items")) == 3
+    api.add(7, 8)
+    run_ok(project)
+    assert _sent_cursors(httpserver) == ["2026-01-01", "2026-01-06T00:00:00Z"]
+    assert lake_ids(project) == [1, 2, 3, 4, 5, 6, 7, 8]
+    audit = project.audit_rows()
+    assert [r["rows_processed"] for r in audit] == ["6", "2"]
+    assert [(r["watermark_start"], r["watermark_end"]) for r in audit] == [
+        ("2026-01-01", "2026-01-06T00:00:00Z"), ("2026-01-06T00:00:00Z", "2026-01-08T00:00:00Z")]
+
+
+def test_incremental_cursor_does_not_advance_when_a_later_page_fails(project: Project, httpserver: HTTPServer) -> None:
+    api = ChangingApi(2)
+    httpserver.expect_request("/api/items").respond_with_handler(api)
+    configure_api(project, httpserver)
+    project.write_workbook([INCREMENTAL_ROW])
+    run_ok(project)
+    api.add(3, 4, 5)
+    api.fail_after_page = 1
+    assert project.ingest("run").exit_code == 1
+    api.fail_after_page = None
+    run_ok(project)
+    assert _sent_cursors(httpserver) == ["2026-01-01", "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"]
+    assert lake_ids(project) == [1, 2, 3, 4, 5]
+    assert [r["status"] for r in project.audit_rows()] == ["SUCCESS", "FAILED", "SUCCESS"]
+
+
+# --- retries and failures ----------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_is_retried_then_succeeds(project: Project, httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/api/items").respond_with_response(
+        json_response({"error": "slow down"}, status=429, headers={"Retry-After": "1"}))
+    httpserver.expect_request("/api/items").respond_with_json(RECORDS[:3])
+    configure_api(project, httpserver)
+    project.write_workbook([api_row()])
+    run_ok(project)
+    assert [response.status_code for _, response in httpserver.log] == [429, 200]
+    assert lake_ids(project) == [1, 2, 3]
+
+
+def test_500_until_retries_run_out_fails_that_job_only(project: Project, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/broken").respond_with_response(json_response({"error": "database down"}, 500))
+    httpserver.expect_request("/api/items").respond_with_json(RECORDS[:3])
+    configure_api(project, httpserver)
+    project.write_workbook([api_row(table_name="broken", api_endpoint="broken"), api_row()])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    expected = (f"shop.broken: HTTP 500 from {httpserver.url_for('/api/broken')} after 3 attempt(s); "
+                """body '{"error": "database down"}'""")
+    audit = {r["job_name"]: r for r in project.audit_rows()}
+    assert audit["shop.broken"]["status"] == "FAILED"
+    assert audit["shop.broken"]["error_message"] == expected
+    assert audit["shop.items"]["status"] == "SUCCESS"
+    assert f"  - shop.broken: {expected}" in result.stdout
+    assert len(requests_to(httpserver, "/api/broken")) == 3  # dlt's retries only; the job is not repeated on top
+    assert lake_ids(project) == [1, 2, 3]
+
+
+def test_non_json_response_fails_with_status_content_type_and_body_start(
+        project: Project, httpserver: HTTPServer) -> None:
+    page = "<html><body>Service maintenance until 14:00</body></html>"
+    httpserver.expect_request("/api/items").respond_with_data(page, content_type="text/html; charset=utf-8")
+    configure_api(project, httpserver)
+    project.write_workbook([api_row()])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    assert project.audit_rows()[0]["error_message"] == (
+        f"shop.items: {httpserver.url_for('/api/items')} did not return JSON (HTTP 200, text/html; charset=utf-8); "
+        f"body starts '{page}': check api_endpoint and base_url")
+
+
+@pytest.mark.parametrize("response", [
+    pytest.param(json_response([]), id="empty-list"),
+    pytest.param(json_response({"data": []}), id="empty-data-object"),
+    pytest.param(Response(status=204), id="no-content"),
+])
+def test_empty_result_succeeds_with_zero_rows(project: Project, httpserver: HTTPServer, response: Response) -> None:
+    httpserver.expect_request("/api/items").respond_with_response(response)
+    configure_api(project, httpserver)
+    project.write_workbook([api_row()])
+    run_ok(project)
+    audit = project.audit_rows()[0]
+    assert (audit["status"], audit["rows_processed"], audit["error_message"]) == ("SUCCESS", "0", "")
+    assert project.lake_files("shop", "items") == []
+
+
+# --- nested records ----------------------------------------------------------------------------------------
+
+NESTED = [
+    {"id": 1, "owner": {"name": "Ann", "address": {"city": "Oslo"}}, "sizes": ["S", "M"],
+     "tags": [{"label": "new", "weight": 1}, {"label": "sale", "weight": 2}]},
+    {"id": 2, "owner": {"name": "Bo", "address": {"city": "Lund"}}, "sizes": ["L"],
+     "tags": [{"label": "new", "weight": 3}, {"label": "eco", "weight": 4}]},
+]
+
+
+def test_nested_objects_flatten_and_lists_land_in_child_table_folders(
+        project: Project, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/items").respond_with_json({"data": NESTED})
+    configure_api(project, httpserver)
+    project.write_workbook([api_row(primary_key="id")])
+    run_ok(project)
+    items = project.read_lake("shop", "items").sort_by("id")
+    assert items["owner__name"].to_pylist() == ["Ann", "Bo"]
+    assert items["owner__address__city"].to_pylist() == ["Oslo", "Lund"]
+    tags = project.read_lake("shop", "items__tags")
+    assert sorted(tags["label"].to_pylist()) == ["eco", "new", "new", "sale"]
+    assert set(tags["_dlt_parent_id"].to_pylist()) == set(items["_dlt_id"].to_pylist())
+    assert sorted(project.read_lake("shop", "items__sizes")["value"].to_pylist()) == ["L", "M", "S"]
+    today = datetime.now()
+    for table in ("items", "items__tags", "items__sizes"):
+        folder = project.lake_files("shop", table)[0].parent.relative_to(project.path / "lake" / "shop")
+        assert folder.as_posix() == f"{table}/{today:%Y/%m/%d}"
+    audit = project.audit_rows()[0]
+    assert (audit["rows_processed"], audit["child_tables"]) == ("2", "items__sizes=3;items__tags=4")
+
+
+# --- validate-config ---------------------------------------------------------------------------------------
+
+
+def cell(column: str, row: int) -> str:
+    index = next(i for i, c in enumerate(COLUMNS, start=1) if c.name == column)
+    return f"SourceConfig!{get_column_letter(index)}{row}"
+
+
+BAD_CELLS = [
+    ({"api_params": "{vs_currency: usd}"}, "api_params",
+     "not valid JSON (Expecting property name enclosed in double quotes at character 2): {vs_currency: usd}; "
+     'write an object such as {"per_page": 100} with double quotes'),
+    ({"api_params": "[1, 2]"}, "api_params",
+     'is JSON but not an object: [1, 2]; write an object such as {"per_page": 100}'),
+    ({"api_params": '{"ids": {"a": 1}}'}, "api_params",
+     "api_params: parameter 'ids' has a nested value; use a text, a number or a list of them"),
+    ({"paginator": "offsett"}, "paginator",
+     "'offsett' is not a paginator: use one of json_link, header_link, header_cursor, auto, single_page, cursor, "
+     "offset, page_number"),
+    ({"paginator": '{"type": "offset"}'}, "paginator", 'offset needs limit, e.g. {"type": "offset", "limit": 100}'),
+    ({"paginator": '{"type": "json_link", "next": "links.next"}'}, "paginator",
+     "json_link has no option next: its options are next_url_path"),
+    ({"paginator": '{"limit": 10}'}, "paginator",
+     'has no "type": add one of json_link, header_link, header_cursor, auto, single_page, cursor, offset, page_number'),
+    ({"data_selector": "data[?"}, "data_selector", None),
+    ({"api_endpoint": None}, "api_endpoint",
+     "is empty: type the path below the source's base_url, e.g. coins/markets"),
+]
+
+
+def test_validate_config_locates_every_wrong_api_setting(project: Project) -> None:
+    rows = [api_row(table_name=f"t{n}", **changes) for n, (changes, _, _) in enumerate(BAD_CELLS)]
+    project.write_workbook(rows)
+    result = project.ingest("validate-config")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == len(BAD_CELLS) + 1
+    for number, (line, (_, column, message)) in enumerate(zip(lines, BAD_CELLS, strict=False), start=2):
+        prefix = f"{cell(column, number)} {column}: "
+        assert line.startswith(prefix), line
+        if message is not None:
+            assert line == prefix + message
+    assert lines[-3].startswith(f"{cell('data_selector', 9)} data_selector: 'data[?' is not a JSONPath (")
+    assert lines[-1] == f"config/ingestion_config.xlsx: {len(BAD_CELLS)} problems; nothing was run."
+
+
+def test_guide_example_row_with_params_section_and_header_key(project: Project, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/api/coins/markets").respond_with_json([{"id": "bitcoin", "current_price": 1.5}])
+    configure_api(project, httpserver, f'api_key = "{SECRET}"\nauth_header = "x-cg-demo-api-key"\n\n'
+                                       '[sources.shop.params]\nvs_currency = "usd"\nper_page = "100"\n')
+    project.write_workbook([api_row(table_name="coins", api_endpoint="coins/markets", api_params='{"per_page": 250}')])
+    run_ok(project)
+    request = requests_to(httpserver, "/api/coins/markets")[0]
+    assert dict(request.args) == {"vs_currency": "usd", "per_page": "250"}
+    assert request.headers["x-cg-demo-api-key"] == SECRET
+    assert project.read_lake("shop", "coins")["id"].to_pylist() == ["bitcoin"]
