@@ -173,3 +173,19 @@ def test_wrong_password_fails_with_one_line_naming_job_and_host(project: Project
     assert error.startswith(f"pg.sales.typed: cannot read from {pg.host}/{pg.database_name}: ")
     assert "password authentication failed" in error and "\n" not in error
     assert wrong not in result.output and wrong not in project.all_output_text()
+
+
+@pytest.mark.parametrize(("value", "ok"), [("12345678901234567890.0123456789", True), ("1.012345678901", False)])
+def test_unconstrained_numeric_is_exact_or_fails_loudly(project: Project, pg: Any, value: str, ok: bool) -> None:
+    table = f"loose_{'ok' if ok else 'too_precise'}"
+    _events(pg, table, ["CREATE TABLE {table} (id integer, amount numeric)",
+                        f"INSERT INTO {{table}} VALUES (1, {value})"])
+    project.append_config(_secrets(pg, "pg"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", table)])
+    result = project.ingest("run")
+    assert result.exit_code == (0 if ok else 1), result.output
+    if ok:
+        assert project.read_lake("pg", table)["amount"].to_pylist() == [Decimal(value)]
+    else:
+        error = project.audit_rows()[-1]["error_message"]
+        assert error == "ArrowInvalid: Rescaling Decimal value would cause data loss"
