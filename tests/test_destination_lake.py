@@ -44,6 +44,8 @@ def test_run_writes_the_guide_layout_and_audits_the_written_folder(
         assert lake.read("demo", table).num_rows == rows
     audit = {r["job_name"]: r["partition_path"] for r in project.audit_rows()}
     assert audit == {f"demo.{t}": f"demo/{t}/2026/02/12" for t in expected_rows}
+    if isinstance(lake, AzuriteLake):  # the key is in the connection string too: no local file may hold it
+        assert lake.azurite.key not in result.output + project.all_output_text()
 
 
 def test_full_snapshots_of_two_days_are_both_kept(

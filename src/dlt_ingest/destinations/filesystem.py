@@ -8,6 +8,7 @@ secret names `adls-storage-account-name` / `adls-storage-account-key` are accept
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from dlt.common.destination import Destination
 
 from dlt_ingest.destinations.azure import is_azure_url
 from dlt_ingest.errors import ConfigError
-from dlt_ingest.secrets.chain import lookup_setting
+from dlt_ingest.secrets.chain import is_secret_field, lookup_setting
+from dlt_ingest.secrets.redaction import register_secret
 
 DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
 DEFAULT_BUCKET = "lake"
@@ -46,6 +48,8 @@ class LakeTarget:
     credentials: AzureCredentials | None = field(default=None, repr=False, compare=False)
     # the date the folders are named after; None = the load's own time (dlt's default)
     current_datetime: pendulum.DateTime | None = None
+    # fsspec kwargs (e.g. an emulator connection string), passed explicitly so dlt's trace never records them
+    fs_kwargs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -61,6 +65,8 @@ class LakeTarget:
             explicit["credentials"] = self.credentials
         if self.current_datetime is not None:
             explicit["current_datetime"] = self.current_datetime
+        if self.fs_kwargs is not None:
+            explicit["kwargs"] = self.fs_kwargs
         return dlt.destinations.filesystem(**explicit)
 
     def display(self) -> str:
@@ -132,6 +138,29 @@ def configured_datetime() -> pendulum.DateTime | None:
     return parsed
 
 
+def configured_fs_kwargs() -> dict[str, Any] | None:
+    """`[destination.filesystem.kwargs]`, read here and handed to dlt explicitly.
+
+    dlt writes every provider-resolved value that is not typed as a secret into the pipeline's
+    trace.pickle; a `connection_string` in `kwargs` would land there in clear text.
+    """
+    value, _ = lookup_setting("kwargs", _SECTIONS, Any)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, dict):
+        raise ConfigError("[destination.filesystem] kwargs must be a table (or a JSON object in an environment "
+                          "variable), e.g. [destination.filesystem.kwargs] connection_string = \"...\"")
+    for name, item in value.items():
+        if is_secret_field(name):
+            register_secret(item)
+    return dict(value)
+
+
 def lake_target(bucket_url: str | None = None) -> LakeTarget:
     """Build the lake from `[destination.filesystem]`, with `./lake` when nothing is configured."""
     configured, _ = lookup_setting("bucket_url", _SECTIONS)
@@ -143,4 +172,4 @@ def lake_target(bucket_url: str | None = None) -> LakeTarget:
     layout = layout or DEFAULT_LAYOUT
     validate_layout(layout)
     credentials = guide_named_credentials() if is_azure_url(url) else None
-    return LakeTarget(url, layout, credentials, configured_datetime())
+    return LakeTarget(url, layout, credentials, configured_datetime(), configured_fs_kwargs())
