@@ -411,3 +411,39 @@ def test_guide_example_row_with_params_section_and_header_key(project: Project, 
     assert dict(request.args) == {"vs_currency": "usd", "per_page": "250"}
     assert request.headers["x-cg-demo-api-key"] == SECRET
     assert project.read_lake("shop", "coins")["id"].to_pylist() == ["bitcoin"]
+
+
+# --- settings mistakes and connection tests ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    pytest.param('auth_type = "basic"\nusername = "analyst"\n', "auth_type basic needs password under [sources.shop]",
+                 id="basic-without-password"),
+    pytest.param('auth_type = "kerberos"\n',
+                 "auth_type 'kerberos' under [sources.shop] is not known: use one of none, api_key, bearer, basic, "
+                 "oauth2", id="unknown-auth-type"),
+])
+def test_incomplete_auth_settings_fail_the_job_with_the_fix(project: Project, httpserver: HTTPServer, settings: str,
+                                                           expected: str) -> None:
+    configure_api(project, httpserver, settings)
+    project.write_workbook([api_row()])
+    assert project.ingest("run").exit_code == 1
+    assert project.audit_rows()[0]["error_message"] == expected
+    assert httpserver.log == []
+
+
+def test_test_connections_reports_rejected_credentials(project: Project, httpserver: HTTPServer) -> None:
+    from dlt_ingest.connections import check_connections
+    from dlt_ingest.orchestrator import RunOptions
+
+    good_token = guarded(lambda r: r.headers.get("Authorization") == "Bearer good")
+    httpserver.expect_request("/api").respond_with_handler(good_token)
+    configure_api(project, httpserver, 'token = "wrong-token"\n')
+    project.append_config(f'[sources.other]\nbase_url = "{httpserver.url_for("/api")}"\ntoken = "good"\n',
+                          file="secrets.toml")
+    project.write_workbook([api_row(), api_row(source_name="other")])
+    checks = {c.name: c for c in check_connections(RunOptions())}
+    assert (checks["shop"].ok, checks["shop"].detail) == (False, (
+        f"credentials rejected by {httpserver.url_for('/api')} (HTTP 401): check the auth settings under the "
+        "source's section (see docs/api-sources.md#authentication)"))
+    assert (checks["other"].ok, checks["other"].detail) == (True, f"reached {httpserver.url_for('/api')}")

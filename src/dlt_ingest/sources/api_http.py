@@ -35,6 +35,10 @@ class CredentialsRejected(ApiError):
     """401/403: the configured credentials were refused."""
 
 
+class ApiUnreachable(ApiError):
+    """No HTTP answer at all (DNS, refused connection, timeout), after dlt's retries."""
+
+
 @dataclass(frozen=True)
 class RetrySettings:
     max_attempts: int
@@ -74,15 +78,15 @@ class FailureTranslator:
     """Turns a final HTTP outcome into an `ApiError` that names the job, the server and the fix."""
 
     def __init__(self, job_name: str, source_name: str, base_url: str, settings: RetrySettings) -> None:
-        self.job_name = job_name
-        self.source_name = source_name
+        self.prefix = f"{job_name}: " if job_name else ""
+        self.section = f"[sources.{source_name}]" if source_name else "the source's section"
         self.base_url = base_url
         self.settings = settings
 
     def rejected(self, response: Response, by: str) -> CredentialsRejected:
         return CredentialsRejected(
-            f"{self.job_name}: credentials rejected by {by} (HTTP {response.status_code}): check the auth "
-            f"settings under [sources.{self.source_name}] (see docs/api-sources.md#authentication)"
+            f"{self.prefix}credentials rejected by {by} (HTTP {response.status_code}): check the auth "
+            f"settings under {self.section} (see docs/api-sources.md#authentication)"
         )
 
     def status_error(self, response: Response) -> ApiError:
@@ -93,7 +97,7 @@ class FailureTranslator:
             return self.rejected(response, by)
         tried = (f" after {self.settings.max_attempts} attempt(s)" if status in DEFAULT_RETRY_STATUS else "")
         return ApiError(
-            f"{self.job_name}: HTTP {status} from {_where(response)}{tried}; body {redact(_preview(response))}"
+            f"{self.prefix}HTTP {status} from {_where(response)}{tried}; body {redact(_preview(response))}"
         )
 
     def check(self, response: Response) -> Response:
@@ -107,15 +111,15 @@ class FailureTranslator:
         except ValueError:
             content_type = response.headers.get("Content-Type", "no content type")
             raise ApiError(
-                f"{self.job_name}: {_where(response)} did not return JSON (HTTP {response.status_code}, "
+                f"{self.prefix}{_where(response)} did not return JSON (HTTP {response.status_code}, "
                 f"{content_type}); body starts {redact(_preview(response))}: check api_endpoint and base_url"
             ) from None
         return response
 
-    def unreachable(self, exc: RequestException) -> ApiError:
+    def unreachable(self, exc: RequestException) -> ApiUnreachable:
         reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return ApiError(
-            f"{self.job_name}: cannot reach {self.base_url} after {self.settings.max_attempts} attempt(s) "
+        return ApiUnreachable(
+            f"{self.prefix}cannot reach {self.base_url} after {self.settings.max_attempts} attempt(s) "
             f"({type(exc).__name__}: {reason[:200]}): check base_url and the network"
         )
 
