@@ -133,12 +133,15 @@ def run(
     audit_dir: Annotated[str | None, typer.Option(help="Folder for the audit CSV (default metadata/).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; connect to nothing, write nothing.")]
     = False,
+    reset_state: Annotated[bool, typer.Option(
+        "--reset-state", help="Forget the stored cursor of the --select'ed jobs; start from last_watermark.")] = False,
     create_container: Annotated[bool, typer.Option(
         "--create-container", help="Create the lake's Azure container when it does not exist.")] = False,
 ) -> None:
     """Run the enabled jobs of the workbook. Exit 0 all succeeded, 1 a job failed, 2 bad config."""
     options = RunOptions(config_path=config, select=select or (), exclude=exclude or (), workers=workers,
-                         log_dir=log_dir, audit_dir=audit_dir, create_container=create_container)
+                         log_dir=log_dir, audit_dir=audit_dir, create_container=create_container,
+                         reset_state=reset_state)
     if dry_run:
         plan = guarded(lambda: plan_jobs(options))
         console.print(plan_table(plan))

@@ -11,6 +11,7 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.common.time import ensure_pendulum_datetime
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.config.model import Job
@@ -115,7 +116,33 @@ def _written_folders(info: LoadInfo, job: Job, bucket_url: str) -> dict[str, str
     return folders
 
 
-def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1) -> JobResult:
+def _reset_incremental_state(pipeline: dlt.Pipeline) -> None:
+    """Forget the stored cursor so the workbook's last_watermark applies; the lake keeps the old state
+    until this run's load succeeds (state travels with the load package)."""
+    with pipeline.managed_state() as state:
+        for source_state in state.get("sources", {}).values():
+            for resource_state in source_state.get("resources", {}).values():
+                resource_state.pop("incremental", None)
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    try:
+        return bool(ensure_pendulum_datetime(left) == ensure_pendulum_datetime(right))
+    except (TypeError, ValueError):
+        return str(left) == str(right)
+
+
+def _warn_if_workbook_watermark_moved(job: Job, stored: dict[str, Any] | None) -> str | None:
+    if not stored or job.last_watermark is None or stored.get("initial_value") is None:
+        return None
+    if _same_value(job.last_watermark, stored["initial_value"]):
+        return None
+    return (f"last_watermark in the workbook ({job.last_watermark}) differs from the one the stored state started "
+            f"from ({stored['initial_value']}); the stored cursor ({stored.get('last_value')}) wins. To start again "
+            f"from the workbook's value run: ingest run --select '{job.name}' --reset-state")
+
+
+def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, reset_state: bool = False) -> JobResult:
     """Extract, normalize and load one job; raises on failure (the orchestrator records it)."""
     started = datetime.now()
     clock = time.monotonic()
@@ -130,7 +157,15 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1) ->
         pipelines_dir=pipelines_dir,
     )
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
+    if reset_state and job.is_incremental:
+        log.warning("%s: stored cursor %s forgotten (--reset-state); starting from the workbook's %s", job.name,
+                    (incremental_state(pipeline) or {}).get("last_value"), job.last_watermark)
+        _reset_incremental_state(pipeline)
     before = incremental_state(pipeline)
+    moved = _warn_if_workbook_watermark_moved(job, before)
+    if moved:
+        result.warnings.append(moved)
+        log.warning("%s: %s", job.name, moved)
     columns_before = _table_columns(pipeline, job.lake_table)
     version_before = pipeline.default_schema.version if pipeline.default_schema_name else None
     with module.prepare(job, credentials.config) as prepared:

@@ -43,6 +43,7 @@ class RunOptions:
     exclude: Sequence[str] = ()
     workers: int | None = None
     dry_run: bool = False
+    reset_state: bool = False
     log_dir: str | None = None
     audit_dir: str | None = None
     bucket_url: str | None = None
@@ -149,6 +150,7 @@ class Orchestrator:
         self.logs = logs
         self.run_id = run_id
         self.observer = observer or SilentObserver()
+        self.reset_state = False
         self.retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds)
         self._per_source: dict[str, threading.Semaphore] = {}
         self._guard = threading.Lock()
@@ -164,7 +166,7 @@ class Orchestrator:
         while True:
             self.observer.job_started(job, attempt)
             try:
-                return run_job(job, self.lake, self.settings.working_dir, attempt)
+                return run_job(job, self.lake, self.settings.working_dir, attempt, self.reset_state)
             except Exception as exc:
                 reason = one_line_reason(exc)
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
@@ -227,6 +229,8 @@ def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSett
     settings = IngestSettings.load(workers=options.workers, log_dir=options.log_dir, audit_dir=options.audit_dir)
     if settings.workers < 1:
         raise ConfigError(f"--workers must be 1 or more, not {settings.workers}")
+    if options.reset_state and not options.select:
+        raise ConfigError("--reset-state needs --select naming the job(s) whose stored cursor to forget")
     lake = lake_target(options.bucket_url)
     return workbook, jobs, settings, lake
 
@@ -291,6 +295,7 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
         log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), lake.display(),
                  settings.workers)
         orchestrator = Orchestrator(settings, lake, audit, logs, run_id, observer)
+        orchestrator.reset_state = options.reset_state
         with signals.intercepted_signals():
             report.results = orchestrator.run(jobs, settings.workers)
         report.duration_seconds = round(time.monotonic() - clock, 3)
