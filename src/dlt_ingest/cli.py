@@ -94,11 +94,20 @@ def _jobs_table(workbook: WorkbookConfig) -> Table:
 
 
 @app.command("validate-config")
-def validate_config(config: ConfigOption = DEFAULT_WORKBOOK) -> None:
+def validate_config(
+    config: ConfigOption = DEFAULT_WORKBOOK,
+    check_secrets: Annotated[bool, typer.Option(
+        "--check-secrets", help="Also resolve every enabled job's credentials and show which store holds each.")]
+    = False,
+) -> None:
     """Check the workbook and list its enabled jobs. Exit 0 valid, 2 invalid."""
     workbook = guarded(lambda: load_workbook(config))
     _print_warnings(workbook)
     console.print(_jobs_table(workbook))
+    if check_secrets:
+        from dlt_ingest.cli_secrets import print_secrets_check
+
+        print_secrets_check(workbook.jobs)
     console.print(f"[green]{config} is valid.[/green]")
 
 
@@ -194,6 +203,11 @@ def test_connections(
                       redact(check.detail))
     console.print(table)
     raise typer.Exit(0 if all(c.ok for c in checks) else 1)
+
+
+from dlt_ingest.cli_secrets import secrets_app  # noqa: E402  (sub-app imports `console` from here lazily)
+
+app.add_typer(secrets_app, name="secrets")
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -45,9 +45,10 @@ class ResolvedCredentials:
 
 
 def active_providers() -> list[ConfigProvider]:
-    """dlt's providers in priority order, skipping the empty ones (dlt does the same)."""
-    providers = Container()[PluggableRunContext].providers.providers
-    return [p for p in providers if not p.is_empty]
+    """The chain in priority order (our vaults installed ahead of dlt's), skipping empty providers."""
+    from dlt_ingest.secrets.providers import install_providers
+
+    return [p for p in install_providers() if not p.is_empty]
 
 
 def _lookup(key: str, hint: Any, sections: tuple[str, ...]) -> tuple[Any, str | None, list[str]]:
@@ -55,7 +56,7 @@ def _lookup(key: str, hint: Any, sections: tuple[str, ...]) -> tuple[Any, str | 
     for provider in active_providers():
         try:
             value, full_key = provider.get_value(key, hint, None, *sections)
-        except ConfigurationException:
+        except (ConfigurationException, SecretProviderError):
             raise
         except Exception as exc:  # a configured provider that fails must not fall through silently
             raise SecretProviderError(
@@ -112,5 +113,8 @@ def lookup_setting(key: str, sections: tuple[str, ...], hint: Any = str) -> tupl
 
 
 def use_project_dir(path: str) -> None:
-    """Point dlt's providers at `<path>/.dlt` (dlt fixes its run dir when first used)."""
+    """Point dlt's providers at `<path>/.dlt` (dlt fixes its run dir when first used), then add ours."""
+    from dlt_ingest.secrets.providers import install_providers
+
     Container()[PluggableRunContext].reload(path)
+    install_providers(force=True)

@@ -1,0 +1,41 @@
+"""Environment variables: dlt's `SOURCES__<NAME>__<KEY>` and the guide's `DLT_<NAME>_<KEY>`.
+
+Replaces dlt's `EnvironProvider` in place (same name, same position) so there is one environment
+provider that knows both forms. The guide's form is ambiguous when names contain `_`; the source
+names the workbook declares decide (longest match wins). dlt's form is never ambiguous and wins.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dlt.common.configuration.providers.environ import EnvironProvider
+
+from dlt_ingest.secrets.names import guide_env_belongs_to, guide_env_name
+from dlt_ingest.secrets.redaction import register_secret
+
+
+def _is_secret_key(key: str) -> bool:
+    from dlt_ingest.secrets.chain import is_secret_field
+
+    return is_secret_field(key)
+
+
+class IngestEnvironProvider(EnvironProvider):
+    """dlt's environment provider plus the guide's `DLT_<NAME>_<KEY>` names."""
+
+    def get_value(self, key: str, hint: Any, pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
+        value, dlt_key = super().get_value(key, hint, pipeline_name, *sections)  # type: ignore[arg-type]
+        guide_key = None if pipeline_name else guide_env_name(key, tuple(sections))
+        if guide_key and not guide_env_belongs_to(guide_key, tuple(sections)):
+            guide_key = None  # a longer declared source name claims this variable
+        if value is None and guide_key:
+            value = os.environ.get(guide_key)
+            if value is not None:
+                dlt_key = guide_key
+        if value is not None:
+            if _is_secret_key(key):
+                register_secret(value)
+            return value, dlt_key
+        return None, f"{dlt_key} | {guide_key}" if guide_key else dlt_key

@@ -1,0 +1,98 @@
+"""Putting the chain into dlt: our providers go AHEAD of dlt's own in the run context's list.
+
+Resulting order, highest priority first:
+    Databricks secrets > Azure Key Vault > environment variables > secrets.toml > config.toml
+`dlt.config.register_provider` would append (lowest priority), so we edit the list in place. dlt
+then resolves `sources.*` and the destination's credentials through the same chain.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.providers.environ import EnvironProvider
+from dlt.common.configuration.providers.provider import ConfigProvider
+from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+from dlt_ingest.secrets.databricks import (
+    DEFAULT_SCOPE,
+    DEFAULT_TIMEOUT_SECONDS,
+    DatabricksSecretsProvider,
+    databricks_configured,
+)
+from dlt_ingest.secrets.environ import IngestEnvironProvider
+from dlt_ingest.secrets.keyvault import DEFAULT_AUTH_SCOPE, KEYVAULT_URL_ENV, KeyVaultProvider, key_vault_credential
+from dlt_ingest.secrets.redaction import register_secret
+from dlt_ingest.secrets.vault import VaultProvider
+
+_install_lock = threading.Lock()
+
+
+def _setting(providers: list[ConfigProvider], key: str) -> str | None:
+    """An `[ingest]` setting read from dlt's own providers only (ours are not installed yet)."""
+    for provider in providers:
+        if isinstance(provider, VaultProvider):
+            continue
+        value, _ = provider.get_value(key, str, None, "ingest")
+        if value is not None:
+            return str(value)
+    return None
+
+
+def build_vault_providers(dlt_providers: list[ConfigProvider]) -> list[VaultProvider]:
+    """The remote stores this environment configures, highest priority first (no network here)."""
+    vaults: list[VaultProvider] = []
+    databricks: DatabricksSecretsProvider | None = None
+    profile = _setting(dlt_providers, "databricks_profile")
+    if databricks_configured(profile):
+        scope = _setting(dlt_providers, "databricks_secret_scope") or DEFAULT_SCOPE
+        timeout = int(_setting(dlt_providers, "secret_store_timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+        databricks = DatabricksSecretsProvider(scope, profile, timeout_seconds=timeout)
+        vaults.append(databricks)
+    vault_url = os.environ.get(KEYVAULT_URL_ENV) or _setting(dlt_providers, "azure_key_vault_url")
+    if vault_url:
+        auth_scope = _setting(dlt_providers, "keyvault_auth_scope") or DEFAULT_AUTH_SCOPE
+
+        def credential() -> Any:
+            return key_vault_credential(databricks, auth_scope)
+
+        vaults.append(KeyVaultProvider(vault_url, credential))
+    return vaults
+
+
+def install_providers(force: bool = False) -> list[ConfigProvider]:
+    """Make the run context's provider list our chain (idempotent; again after a context reload)."""
+    container = Container()[PluggableRunContext].providers
+    with _install_lock:
+        providers = container.providers
+        installed = any(isinstance(p, IngestEnvironProvider) for p in providers)
+        if installed and not force:
+            return providers
+        dlt_own = [p for p in providers if not isinstance(p, VaultProvider)]
+        dlt_own = [IngestEnvironProvider() if isinstance(p, EnvironProvider) else p for p in dlt_own]
+        providers[:] = [*build_vault_providers(dlt_own), *dlt_own]
+        _register_toml_secrets(dlt_own)
+        return providers
+
+
+def _register_toml_secrets(providers: list[ConfigProvider]) -> None:
+    """Secret-named values of secrets.toml are masked even when dlt (not our chain) resolves them."""
+    from dlt_ingest.secrets.chain import is_secret_field
+
+    def walk(node: Any) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value)
+            elif is_secret_field(str(key)):
+                register_secret(value)
+
+    for provider in providers:
+        if provider.name == "secrets.toml":
+            walk(getattr(provider, "_config_doc", {}) or {})
+
+
+def vault_providers() -> list[VaultProvider]:
+    return [p for p in install_providers() if isinstance(p, VaultProvider)]

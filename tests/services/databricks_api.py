@@ -1,0 +1,138 @@
+"""A small Databricks workspace on 127.0.0.1 answering the Secrets API the way the SDK expects.
+
+Endpoints: /api/2.0/secrets/get (values base64-encoded), /put, /list, /scopes/create, /scopes/list.
+Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+TOKEN = "dapi-fake-workspace-token"
+
+
+@dataclass
+class DatabricksWorkspace:
+    """The fake workspace's state; `requests` records (method, path) for assertions."""
+
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)
+    deny_reads: bool = False
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def host(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def put(self, scope: str, key: str, value: str) -> None:
+        self.scopes.setdefault(scope, {})[key] = value
+
+    def reset(self) -> None:
+        self.scopes.clear()
+        self.requests.clear()
+        self.deny_reads = False
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _handler(state: DatabricksWorkspace) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep pytest output clean
+            pass
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, status: int, code: str, message: str) -> None:
+            self._send(status, {"error_code": code, "message": message})
+
+        def _authorized(self) -> bool:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._error(401, "UNAUTHENTICATED", "Invalid access token.")
+                return False
+            return True
+
+        def _scope(self, name: str) -> dict[str, str] | None:
+            if name not in state.scopes:
+                self._error(404, "RESOURCE_DOES_NOT_EXIST", f"Scope {name} does not exist!")
+                return None
+            return state.scopes[name]
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            state.requests.append(("GET", url.path))
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if url.path == "/.well-known/databricks-config":  # the SDK probes it; a plain workspace has none
+                self._error(404, "ENDPOINT_NOT_FOUND", "No host metadata")
+                return
+            if not self._authorized():
+                return
+            if url.path == "/api/2.0/secrets/scopes/list":
+                self._send(200, {"scopes": [{"name": s, "backend_type": "DATABRICKS"} for s in state.scopes]})
+                return
+            if state.deny_reads:
+                scope_name = query.get("scope")
+                self._error(403, "PERMISSION_DENIED", f"User does not have READ permission on scope {scope_name}")
+                return
+            scope = self._scope(query.get("scope", ""))
+            if scope is None:
+                return
+            if url.path == "/api/2.0/secrets/get":
+                key = query.get("key", "")
+                if key not in scope:
+                    self._error(404, "RESOURCE_DOES_NOT_EXIST",
+                                f"Secret does not exist with scope: {query['scope']} and key: {key}")
+                    return
+                value = base64.b64encode(scope[key].encode("utf-8")).decode()
+                self._send(200, {"key": key, "value": value})
+            elif url.path == "/api/2.0/secrets/list":
+                self._send(200, {"secrets": [{"key": k, "last_updated_timestamp": 0} for k in sorted(scope)]})
+            else:
+                self._error(404, "ENDPOINT_NOT_FOUND", f"No API found for 'GET {url.path}'")
+
+        def do_POST(self) -> None:
+            url = urlparse(self.path)
+            state.requests.append(("POST", url.path))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if not self._authorized():
+                return
+            if url.path == "/api/2.0/secrets/scopes/create":
+                if body["scope"] in state.scopes:
+                    self._error(400, "RESOURCE_ALREADY_EXISTS", f"Scope {body['scope']} already exists!")
+                    return
+                state.scopes[body["scope"]] = {}
+                self._send(200, {})
+            elif url.path == "/api/2.0/secrets/put":
+                scope = self._scope(body["scope"])
+                if scope is None:
+                    return
+                scope[body["key"]] = body["string_value"]
+                self._send(200, {})
+            else:
+                self._error(404, "ENDPOINT_NOT_FOUND", f"No API found for 'POST {url.path}'")
+
+    return Handler
+
+
+def start_databricks_workspace() -> DatabricksWorkspace:
+    state = DatabricksWorkspace()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.server = server
+    threading.Thread(target=server.serve_forever, daemon=True, name="fake-databricks").start()
+    return state
