@@ -39,6 +39,9 @@ EXTRA_COLUMNS = (
     "attempts",
     "child_tables",
     "warnings",
+    "source_count",
+    "lake_count",
+    "reconciliation",
 )
 AUDIT_COLUMNS = GUIDE_COLUMNS + EXTRA_COLUMNS
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -146,11 +146,13 @@ def run(
         "--reset-state", help="Forget the stored cursor of the --select'ed jobs; start from last_watermark.")] = False,
     create_container: Annotated[bool, typer.Option(
         "--create-container", help="Create the lake's Azure container when it does not exist.")] = False,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="Write last_run_date, last_run_status and last_watermark into the workbook.")] = False,
 ) -> None:
     """Run the enabled jobs of the workbook. Exit 0 all succeeded, 1 a job failed, 2 bad config."""
     options = RunOptions(config_path=config, select=select or (), exclude=exclude or (), workers=workers,
                          log_dir=log_dir, audit_dir=audit_dir, create_container=create_container,
-                         reset_state=reset_state)
+                         reset_state=reset_state, write_back=write_back)
     if dry_run:
         plan = guarded(lambda: plan_jobs(options))
         console.print(plan_table(plan))
@@ -169,6 +171,20 @@ def run(
         root.removeHandler(handler)
     print_summary(console, report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("report")
+def report(
+    days: Annotated[int, typer.Option(help="How many days back, today included.")] = 7,
+    audit_dir: Annotated[str | None, typer.Option(help="Folder of the audit CSVs (default metadata/).")] = None,
+    output: Annotated[str | None, typer.Option(help="Where to write the page (default in the audit folder).")]
+    = None,
+) -> None:
+    """Render rows and durations per job per day from the audit files into one HTML page; print its path."""
+    from dlt_ingest.report import write_trend_report
+
+    path = guarded(lambda: write_trend_report(audit_dir, days, output))
+    console.print(f"Report: {path}")
 
 
 @app.command("status")

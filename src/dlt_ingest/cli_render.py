@@ -96,6 +96,13 @@ def print_summary(console: Console, report: RunReport) -> None:
             if result.schema_changed:
                 console.print(f"  - {result.job.name}: schema changed (version {result.schema_version}); "
                               f"new columns: {', '.join(result.new_columns)}", style="yellow")
+    mismatched = [r for r in report.results if r.reconciliation == "MISMATCH"]
+    if mismatched:
+        console.print("")
+        console.print("Row count mismatches:")
+        for result in mismatched:
+            console.print(f"  - {result.job.name}: source {result.source_count:,}, lake {result.lake_count:,}",
+                          style="red" if not result.ok else "yellow")
     if report.failed:
         console.print("")
         console.print("Failed Jobs:")
@@ -103,6 +110,10 @@ def print_summary(console: Console, report: RunReport) -> None:
             console.print(f"  - {result.job.name}: {redact(result.error)}", style="red")
     console.print(f"Log: {report.log_file}")
     console.print(f"Audit: {report.audit_file}")
+    if report.report_file:
+        console.print(f"Report: {report.report_file}")
+    for note in report.notes:
+        console.print(f"Note: {redact(note)}", markup=False)
 
 
 def plan_table(plan: Sequence[PlannedJob]) -> Table:

@@ -51,6 +51,10 @@ class JobResult:
     attempts: int = 1
     warnings: list[str] = field(default_factory=list)
     credentials_from: list[str] = field(default_factory=list)
+    watermark_from_state: bool = False  # the run resumed from a stored cursor (not the workbook's value)
+    source_count: int | None = None  # row-count reconciliation (dlt_ingest.reconcile)
+    lake_count: int | None = None
+    reconciliation: str = ""  # MATCH, MISMATCH, ERROR, or empty when not checked
 
     @property
     def ok(self) -> bool:
@@ -137,6 +141,8 @@ def _warn_if_workbook_watermark_moved(job: Job, stored: dict[str, Any] | None) -
         return None
     if _same_value(job.last_watermark, stored["initial_value"]):
         return None
+    if stored.get("last_value") is not None and _same_value(job.last_watermark, stored["last_value"]):
+        return None  # `ingest run --write-back` wrote the stored cursor into the workbook
     return (f"last_watermark in the workbook ({job.last_watermark}) differs from the one the stored state started "
             f"from ({stored['initial_value']}); the stored cursor ({stored.get('last_value')}) wins. To start again "
             f"from the workbook's value run: ingest run --select '{job.name}' --reset-state")
@@ -184,6 +190,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
     result.partition_path = result.written_folders.get(job.lake_table, "")
     after = incremental_state(pipeline)
     result.watermark_start = (before or {}).get("last_value", job.last_watermark)
+    result.watermark_from_state = (before or {}).get("last_value") is not None
     result.watermark_end = (after or {}).get("last_value")
     result.schema_version = pipeline.default_schema.version
     columns_after = _table_columns(pipeline, job.lake_table)

@@ -28,6 +28,8 @@ from dlt_ingest.destinations.preflight import check_lake
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.job_runner import JobResult, JobStatus, incremental_state, one_line_reason, run_job
 from dlt_ingest.logging import RunLogs, job_context, open_run_logs
+from dlt_ingest.post_run import finish_run
+from dlt_ingest.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.retry import RetryPolicy, wait
 from dlt_ingest.settings import IngestSettings
 
@@ -48,6 +50,7 @@ class RunOptions:
     audit_dir: str | None = None
     bucket_url: str | None = None
     create_container: bool = False
+    write_back: bool = False  # update last_run_* and last_watermark in the workbook
 
 
 @dataclass
@@ -58,6 +61,8 @@ class RunReport:
     duration_seconds: float = 0.0
     log_file: str = ""
     audit_file: str = ""
+    report_file: str = ""
+    notes: list[str] = field(default_factory=list)  # what happened after the jobs (write-back, notifications)
 
     @property
     def succeeded(self) -> list[JobResult]:
@@ -115,6 +120,9 @@ def audit_row(result: JobResult, run_id: str) -> dict[str, Any]:
         "attempts": result.attempts,
         "child_tables": ";".join(f"{k}={v}" for k, v in sorted(result.child_rows.items())),
         "warnings": " | ".join(result.warnings),
+        "source_count": result.source_count,
+        "lake_count": result.lake_count,
+        "reconciliation": result.reconciliation,
     }
 
 
@@ -152,6 +160,7 @@ class Orchestrator:
         self.observer = observer or SilentObserver()
         self.reset_state = False
         self.retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds)
+        self.reconcile_policy = ReconcilePolicy.from_settings(settings)
         self._per_source: dict[str, threading.Semaphore] = {}
         self._guard = threading.Lock()
 
@@ -199,6 +208,7 @@ class Orchestrator:
             clock = time.monotonic()
             log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
             result = self._attempts(job, started, clock)
+            reconcile(result, self.reconcile_policy)
             if result.ok:
                 if result.credentials_from:
                     log.info("%s: credentials from %s", job.source_name, ", ".join(result.credentials_from))
@@ -231,6 +241,7 @@ def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSett
         raise ConfigError(f"--workers must be 1 or more, not {settings.workers}")
     if options.reset_state and not options.select:
         raise ConfigError("--reset-state needs --select naming the job(s) whose stored cursor to forget")
+    ReconcilePolicy.from_settings(settings)  # a bad [ingest] reconcile_action stops here, before any job
     lake = lake_target(options.bucket_url)
     return workbook, jobs, settings, lake
 
@@ -301,6 +312,7 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
         report.duration_seconds = round(time.monotonic() - clock, 3)
         log.info("Run %s finished: %d succeeded, %d failed, %s rows in %.1fs", run_id,
                  len(report.succeeded), len(report.failed), f"{report.total_rows:,}", report.duration_seconds)
+        finish_run(report, settings, options.config_path if options.write_back else None)
     finally:
         logs.close()
     return report

@@ -29,6 +29,8 @@ class IngestSettings:
     max_jobs_per_source: int = 2
     retry_attempts: int = 3
     retry_backoff_seconds: float = 2.0
+    reconcile_tolerance: int = 0  # rows a source/lake count may differ by before it is a mismatch
+    reconcile_action: str = "warn"  # warn, fail or off (see dlt_ingest.reconcile)
 
     @classmethod
     def load(cls, **overrides: Any) -> IngestSettings:

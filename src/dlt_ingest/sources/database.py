@@ -124,6 +124,24 @@ class DatabaseSource(SourceModule):
         finally:
             engine.dispose()
 
+    def count_rows(self, job: Job, credentials: Any, after: Any = None, until: Any = None) -> int:
+        """Rows the extraction's filter selects now, for row-count reconciliation: one COUNT on the table
+        (FULL) or on the watermark window (INCREMENTAL): `after` is the cursor the run resumed from
+        (exclusive: dlt already loaded that boundary), None for a first run that starts at the workbook's
+        `last_watermark` (inclusive, like dlt's `>=`); `until` is the last cursor value loaded (inclusive)."""
+        engine = self.create_engine(credentials)
+        try:
+            columns = self._table_columns(job, engine, credentials)
+            query = _count_query(job, columns, after, until)
+
+            def count() -> int:
+                with engine.connect() as connection:
+                    return int(connection.execute(query).scalar() or 0)
+
+            return int(_guard(job, self.describe_target(credentials), count))
+        finally:
+            engine.dispose()
+
     def _table_columns(self, job: Job, engine: Engine, credentials: Any) -> list[dict[str, Any]]:
         where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
         target = self.describe_target(credentials)
@@ -195,6 +213,22 @@ def _count_nulls(engine: Engine, job: Job, column: str) -> int:
     query = sa.select(sa.func.count()).select_from(table).where(table.c[column].is_(None))
     with engine.connect() as connection:
         return int(connection.execute(query).scalar() or 0)
+
+
+def _count_query(job: Job, columns: list[dict[str, Any]], after: Any, until: Any) -> Any:
+    """`SELECT count(*)` with the same cursor filter dlt's sql_table applies (NULL cursors excluded)."""
+    if not (job.is_incremental and job.watermark_column):
+        return sa.select(sa.func.count()).select_from(sa.table(job.table_name, schema=job.schema_name))
+    found = _find_column(job, columns)
+    table = sa.table(job.table_name, sa.column(found["name"], found["type"]), schema=job.schema_name)
+    cursor = table.c[found["name"]]
+    conditions = [cursor.isnot(None)]
+    start = convert_watermark(job, found["type"]) if after is None else after
+    if start is not None:
+        conditions.append(cursor >= start if after is None else cursor > start)
+    if until is not None:
+        conditions.append(cursor <= until)
+    return sa.select(sa.func.count()).select_from(table).where(*conditions)
 
 
 def _python_type(column_type: Any) -> Any:
