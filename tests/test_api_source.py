@@ -7,7 +7,6 @@ is mocked. Retry waits are configured tiny (`backoff_factor`) so the suite stays
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,18 @@ from werkzeug import Request, Response
 
 from conftest import Project
 from dlt_ingest.config.columns import COLUMNS
+from services.fake_api import (
+    RECORDS,
+    ChangingApi,
+    cursor,
+    guarded,
+    header_link,
+    json_link,
+    json_response,
+    offset,
+    page_number,
+)
 
-RECORDS = [{"id": i, "name": f"item {i}", "updated_at": f"2026-01-{i:02d}T00:00:00Z"} for i in range(1, 8)]
-PAGE = 3
 FAST_RETRIES = "max_attempts = 3\nbackoff_factor = 0.01\nmax_retry_delay = 2\n"
 
 
@@ -36,10 +44,6 @@ def configure_api(project: Project, server: HTTPServer, settings: str = "", name
     base_url = server.url_for("/api")
     project.append_config(f'[sources.{name}]\nbase_url = "{base_url}"\n{FAST_RETRIES}{settings}', file="secrets.toml")
     return base_url
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
 
 def lake_ids(project: Project, table: str = "items") -> list[int]:
@@ -57,52 +61,6 @@ def run_ok(project: Project, *args: str) -> Any:
 
 
 # --- paginators --------------------------------------------------------------------------------------------
-
-
-def _page(request: Request, first: int = 1) -> int:
-    return int(request.args.get("page", first))
-
-
-def json_link(server: HTTPServer) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        page = _page(request)
-        rows = RECORDS[(page - 1) * PAGE: page * PAGE]
-        more = page * PAGE < len(RECORDS)
-        return json_response({"data": rows, "next": server.url_for(f"/api/items?page={page + 1}") if more else None})
-    return handler
-
-
-def header_link(server: HTTPServer) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        page = _page(request)
-        headers = {}
-        if page * PAGE < len(RECORDS):
-            headers["Link"] = f'<{server.url_for(f"/api/items?page={page + 1}")}>; rel="next"'
-        return json_response(RECORDS[(page - 1) * PAGE: page * PAGE], headers=headers)
-    return handler
-
-
-def offset(server: HTTPServer) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        start, limit = int(request.args["offset"]), int(request.args["limit"])
-        return json_response({"items": RECORDS[start: start + limit], "total": len(RECORDS)})
-    return handler
-
-
-def page_number(server: HTTPServer) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        page = _page(request)
-        return json_response({"results": RECORDS[(page - 1) * PAGE: page * PAGE], "total_pages": 3})
-    return handler
-
-
-def cursor(server: HTTPServer) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        start = int(request.args.get("after", "0"))
-        rows = RECORDS[start: start + PAGE]
-        following = str(start + PAGE) if start + PAGE < len(RECORDS) else None
-        return json_response({"data": rows, "cursors": {"next": following}})
-    return handler
 
 
 PAGINATORS = [
@@ -158,14 +116,6 @@ def oauth_token_endpoint(request: Request) -> Response:
     return json_response({"access_token": "issued-access-token", "expires_in": 3600})
 
 
-def guarded(is_allowed: Callable[[Request], bool]) -> Callable[[Request], Response]:
-    def handler(request: Request) -> Response:
-        if not is_allowed(request):
-            return json_response({"error": "unauthorized"}, status=401)
-        return json_response({"data": RECORDS[:2]})
-    return handler
-
-
 @pytest.mark.parametrize(("settings", "is_allowed"), AUTHS)
 def test_each_auth_type_is_sent_and_accepted(project: Project, httpserver: HTTPServer, settings: str,
                                              is_allowed: Callable[[Request], bool]) -> None:
@@ -200,25 +150,6 @@ def test_rejected_credentials_fail_at_once_without_printing_them(
 
 
 # --- incremental -------------------------------------------------------------------------------------------
-
-
-class ChangingApi:
-    """An endpoint with records that grow between runs; filters by `updated_since`, two records per page."""
-
-    def __init__(self, count: int) -> None:
-        self.records = [dict(r) for r in RECORDS[:count]]
-        self.fail_after_page: int | None = None
-
-    def add(self, *ids: int) -> None:
-        self.records.extend({"id": i, "name": f"item {i}", "updated_at": f"2026-01-{i:02d}T00:00:00Z"} for i in ids)
-
-    def __call__(self, request: Request) -> Response:
-        since = request.args.get("updated_since", "")
-        rows = [r for r in self.records if r["updated_at"] >= since]
-        page = _page(request)
-        if self.fail_after_page is not None and page > self.fail_after_page:
-            return json_response({"error": "boom"}, status=500)
-        return json_response({"data": rows[(page - 1) * 2: page * 2], "total_pages": -(-len(rows) // 2)})
 
 
 INCREMENTAL_ROW = api_row(load_type="INCREMENTAL", watermark_column="updated_at", last_watermark="2026-01-01",
