@@ -7,6 +7,7 @@ is mocked. Retry waits are configured tiny (`backoff_factor`) so the suite stays
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -378,3 +379,17 @@ def test_test_connections_reports_rejected_credentials(project: Project, httpser
         f"credentials rejected by {httpserver.url_for('/api')} (HTTP 401): check the auth settings under the "
         "source's section (see docs/api-sources.md#authentication)"))
     assert (checks["other"].ok, checks["other"].detail) == (True, f"reached {httpserver.url_for('/api')}")
+
+
+def test_unreachable_base_url_fails_with_cannot_reach(project: Project) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    project.append_config("[ingest]\nretry_attempts = 1\n")
+    project.append_config(f'[sources.shop]\nbase_url = "http://127.0.0.1:{port}/api"\n{FAST_RETRIES}',
+                          file="secrets.toml")
+    project.write_workbook([api_row()])
+    assert project.ingest("run").exit_code == 1
+    error = project.audit_rows()[0]["error_message"]
+    assert error.startswith(f"shop.items: cannot reach http://127.0.0.1:{port}/api after 3 attempt(s) (ConnectionError")
+    assert error.endswith("): check base_url and the network")
