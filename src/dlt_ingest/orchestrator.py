@@ -31,6 +31,7 @@ from dlt_ingest.logging import RunLogs, job_context, open_run_logs
 from dlt_ingest.post_run import finish_run
 from dlt_ingest.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.retry import RetryPolicy, wait
+from dlt_ingest.secrets.names import declare_sources
 from dlt_ingest.settings import IngestSettings
 
 log = logging.getLogger("dlt_ingest.run")
@@ -235,6 +236,7 @@ def new_run_id(started: datetime) -> str:
 def plan_run(options: RunOptions) -> tuple[WorkbookConfig, list[Job], IngestSettings, LakeTarget]:
     """Everything a run needs before it touches anything: raises `ConfigError` on bad input."""
     workbook = load_workbook(options.config_path)
+    declare_sources(job.source_name for job in workbook.jobs)  # decides who owns an ambiguous DLT_<NAME>_<KEY>
     jobs = select_jobs(workbook.jobs, options.select, options.exclude)
     settings = IngestSettings.load(workers=options.workers, log_dir=options.log_dir, audit_dir=options.audit_dir)
     if settings.workers < 1:
