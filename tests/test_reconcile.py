@@ -1,0 +1,154 @@
+"""Row-count reconciliation: the source's COUNT for the job's window against the rows written to the lake."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg2
+import pytest
+
+from conftest import Project
+from dlt_ingest.config.template import DEMO_ROWS
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+EVENTS_DDL = "CREATE TABLE {table} (id integer PRIMARY KEY, note text, updated_at timestamptz)"
+
+
+@pytest.fixture(scope="module")
+def pg(postgres: Any) -> Iterator[Any]:
+    """A fresh database for this module; yields the server with `connect()` and `database_name`."""
+    name = f"reconcile_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres.url().replace("postgresql+psycopg2", "postgresql"))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    postgres.database_name = name
+    postgres.connect = lambda: psycopg2.connect(postgres.url(name).replace("postgresql+psycopg2", "postgresql"))
+    yield postgres
+    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def _execute(pg: Any, *statements: str) -> None:
+    with pg.connect() as connection, connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def _at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def _events_table(pg: Any, table: str) -> None:
+    """Rows before, at and after the workbook's start (T0), and one without a watermark."""
+    _execute(pg, EVENTS_DDL.format(table=table), f"CREATE INDEX ON {table} (updated_at)",
+             f"INSERT INTO {table} VALUES (1, 'before the start', '{_at(-60)}'), (2, 'at the start', '{_at(0)}'),"
+             f" (3, 'after', '{_at(5)}'), (4, 'after', '{_at(10)}'), (5, 'no watermark', NULL)")
+
+
+def _pg_project(project: Project, pg: Any, table: str, load_type: str = "INCREMENTAL") -> None:
+    project.append_config("\n".join([
+        "[sources.pg]", f'host = "{pg.host}"', f"port = {pg.port}", f'database = "{pg.database_name}"',
+        f'username = "{pg.user}"', f'password = "{pg.password}"']), "secrets.toml")
+    extra = {"watermark_column": "updated_at", "last_watermark": T0.isoformat()} if load_type == "INCREMENTAL" else {}
+    project.write_workbook([{"source_type": "postgresql", "source_name": "pg", "schema_name": "public",
+                             "table_name": table, "load_type": load_type, "primary_key": "id", "enabled": "Y",
+                             **extra}])
+
+
+def _run(project: Project, exit_code: int = 0) -> tuple[str, dict[str, str]]:
+    result = project.ingest("run")
+    assert result.exit_code == exit_code, result.output
+    return result.output, project.audit_rows()[-1]
+
+
+def test_demo_run_records_matching_counts_for_full_and_incremental_jobs(project: Project) -> None:
+    project.write_workbook([
+        {"source_type": "sqlite", "source_name": "demo", "table_name": "orders", "load_type": "INCREMENTAL",
+         "watermark_column": "updated_at", "last_watermark": "2024-01-01T00:00:00", "primary_key": "id",
+         "enabled": "Y"},
+        {"source_type": "sqlite", "source_name": "demo", "table_name": "customers", "load_type": "FULL",
+         "enabled": "Y"},
+    ])
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    audit = {row["job_name"]: row for row in project.audit_rows()}
+    assert {name: (row["source_count"], row["lake_count"], row["reconciliation"]) for name, row in audit.items()} == {
+        "demo.orders": ("3000", "3000", "MATCH"), "demo.customers": ("500", "500", "MATCH")}
+    assert "Row count mismatches" not in result.output
+
+
+def test_incremental_counts_match_on_the_first_run_and_on_later_windows(project: Project, pg: Any) -> None:
+    _events_table(pg, "events_match")
+    _pg_project(project, pg, "events_match")
+    _, first = _run(project)  # rows 2, 3, 4: the start is inclusive on the first run, NULL never counts
+    assert (first["rows_processed"], first["source_count"], first["lake_count"], first["reconciliation"]) == (
+        "3", "3", "3", "MATCH")
+    _execute(pg, f"INSERT INTO events_match VALUES (6, 'new', '{_at(20)}'), (7, 'new', '{_at(30)}')")
+    _, second = _run(project)  # window (10, 30]: the boundary row 4 belongs to the first run
+    assert (second["rows_processed"], second["source_count"], second["reconciliation"]) == ("2", "2", "MATCH")
+    _, third = _run(project)  # nothing new: an empty window still reconciles
+    assert (third["rows_processed"], third["source_count"], third["reconciliation"]) == ("0", "0", "MATCH")
+
+
+def test_full_load_counts_the_whole_table(project: Project, pg: Any) -> None:
+    _events_table(pg, "events_full")
+    _pg_project(project, pg, "events_full", load_type="FULL")
+    _, row = _run(project)
+    assert (row["rows_processed"], row["source_count"], row["reconciliation"]) == ("5", "5", "MATCH")
+
+
+MISMATCH_LINE = "  - pg.public.{table}: source 0, lake 1"
+
+
+@pytest.mark.parametrize(("settings", "exit_code", "status", "reconciliation"), [
+    ("", 0, "SUCCESS", "MISMATCH"),
+    ('reconcile_action = "fail"', 1, "FAILED", "MISMATCH"),
+    ("reconcile_tolerance = 1", 0, "SUCCESS", "MATCH"),
+    ('reconcile_action = "off"', 0, "SUCCESS", ""),
+], ids=["warn", "fail", "within-tolerance", "off"])
+def test_row_committed_at_a_passed_watermark_is_a_mismatch(
+        project: Project, pg: Any, settings: str, exit_code: int, status: str, reconciliation: str) -> None:
+    table = f"late_{uuid.uuid4().hex[:6]}"
+    _events_table(pg, table)
+    _pg_project(project, pg, table)
+    project.append_config(f"[ingest]\n{settings}")
+    _run(project)
+    # a transaction that committed late, with the timestamp the last run already reached
+    _execute(pg, f"INSERT INTO {table} VALUES (8, 'late', '{_at(10)}')")
+    output, row = _run(project, exit_code)
+    assert (row["status"], row["rows_processed"], row["reconciliation"]) == (status, "1", reconciliation)
+    if reconciliation == "MISMATCH":
+        assert (row["source_count"], row["lake_count"]) == ("0", "1")
+        assert "Row count mismatches:\n" + MISMATCH_LINE.format(table=table) + "\n" in output
+    else:
+        assert "Row count mismatches" not in output
+    if status == "FAILED":
+        assert row["error_message"] == ("row count mismatch: the source holds 0 row(s) for the window, the lake got 1 "
+                                        "(difference +1, tolerance 0)")
+
+
+def test_unknown_reconcile_action_stops_before_any_job(project: Project) -> None:
+    project.write_workbook(DEMO_ROWS)
+    project.append_config('[ingest]\nreconcile_action = "panic"')
+    result = project.ingest("run")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("Error: [ingest] reconcile_action = 'panic' in .dlt/config.toml is not one of "
+                                     "warn, fail, off: fix it (warn is the default)")
+    assert project.audit_rows() == []
+
+
+def test_count_that_cannot_be_taken_is_a_warning_not_a_failure(project: Project) -> None:
+    from dlt_ingest.config.model import Job, LoadType
+    from dlt_ingest.job_runner import JobResult, JobStatus
+    from dlt_ingest.reconcile import ReconcilePolicy, reconcile
+
+    project.append_config('[sources.gone]\ndatabase = "data/missing.sqlite"')
+    job = Job("sqlite", "gone", "orders", LoadType.FULL)
+    result = JobResult(job, JobStatus.SUCCESS, datetime.now(), rows=3)
+    reconcile(result, ReconcilePolicy())
+    assert (result.status, result.reconciliation, result.source_count) == (JobStatus.SUCCESS, "ERROR", None)
+    assert result.warnings == ["row count check failed: sqlite file data/missing.sqlite not found: check `database` "
+                               "under [sources.<source_name>]"]
