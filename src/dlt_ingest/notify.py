@@ -128,7 +128,10 @@ def send_run_notification(report: RunReport, settings: NotificationSettings | No
         settings = settings or NotificationSettings.load()
         if not settings.urls or not should_notify(report, settings.on):
             return None
-        import apprise
+        try:
+            import apprise
+        except ImportError:
+            raise ConfigError("[ingest.notifications] needs Apprise: pip install 'dlt-ingest[notify]'") from None
 
         title, body = compose(report)
         sender = apprise.Apprise()
