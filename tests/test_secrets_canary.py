@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from conftest import Project
-from services.postgres import free_port
 from dlt_ingest.config.template import DEMO_ROWS
+from services.postgres import free_port
 
 
 def test_canary_secrets_appear_in_no_log_audit_lake_state_or_console(project: Project, postgres: Any) -> None:

@@ -211,8 +211,6 @@ class Orchestrator:
             result = self._attempts(job, started, clock)
             reconcile(result, self.reconcile_policy)
             if result.ok:
-                if result.credentials_from:
-                    log.info("%s: credentials from %s", job.source_name, ", ".join(result.credentials_from))
                 log.info("SUCCESS: %s processed %s rows in %.1fs", job.name, f"{result.rows:,}",
                          result.duration_seconds)
                 for table, folder in result.written_folders.items():

@@ -8,6 +8,7 @@ record which provider served each field, and let dlt's configspec coerce and val
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from dlt_ingest.errors import SecretNotFoundError, SecretProviderError
 from dlt_ingest.secrets.redaction import register_secret
 
 TSpec = TypeVar("TSpec", bound=BaseConfiguration)
+log = logging.getLogger("dlt_ingest.secrets")
 
 SECRET_FIELD_MARKERS = ("password", "secret", "token", "key", "sas", "connection_string")
 
@@ -101,7 +103,11 @@ def resolve_section(spec: type[TSpec], sections: tuple[str, ...], what: str) -> 
 
 
 def resolve_source_credentials(spec: type[TSpec], source_name: str) -> ResolvedCredentials:
-    return resolve_section(spec, ("sources", source_name), f"source '{source_name}'")
+    """Resolve a source's credentials and log, before the job touches the source, which stores served them."""
+    resolved = resolve_section(spec, ("sources", source_name), f"source '{source_name}'")
+    if resolved.providers_used:
+        log.info("%s: credentials from %s", source_name, ", ".join(resolved.providers_used))
+    return resolved
 
 
 def lookup_setting(key: str, sections: tuple[str, ...], hint: Any = str) -> tuple[Any, str | None]:
