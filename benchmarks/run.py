@@ -1,0 +1,197 @@
+"""Benchmark `ingest run` against DuckDB's PostgreSQL scanner, and `--workers` on a slow HTTP API.
+
+    .venv/bin/python benchmarks/run.py --rows 1000000 5000000 --repeat 3
+
+Every measured program is its own process: wall time from start to exit, peak RSS from `wait4`.
+Nothing here is part of the test suite; see docs/performance.md for results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_server import SlowApi
+from bench_db import Database, ensure_table, max_updated_at, open_database, touch_one_percent
+
+from dlt_ingest.config.template import write_workbook
+
+HERE = Path(__file__).resolve().parent
+BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
+
+
+@dataclass
+class Measure:
+    seconds: float
+    peak_rss_mib: float
+
+
+def run_process(args: list[str], cwd: Path) -> Measure:
+    """Run one program to completion; its wall time and peak resident memory (its own, from wait4)."""
+    env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    start = time.perf_counter()
+    child = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert child.stdout is not None
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} exited {child.returncode}:\n{output.decode(errors='replace')}")
+    return Measure(seconds, usage.ru_maxrss / 1024)
+
+
+def make_project(root: Path, db: Database, rows: list[dict[str, Any]], extra_config: str, backend: str | None) -> Path:
+    if root.exists():
+        shutil.rmtree(root)
+    (root / ".dlt").mkdir(parents=True)
+    (root / ".dlt" / "config.toml").write_text(BASE_CONFIG + extra_config + "\n", encoding="utf-8")
+    secrets = (f'[sources.bench]\nhost = "{db.host}"\nport = {db.port}\ndatabase = "{db.database}"\n'
+               f"username = {json.dumps(db.user)}\npassword = {json.dumps(db.password)}\n")
+    if backend:
+        secrets += f'backend = "{backend}"\n'
+    (root / ".dlt" / "secrets.toml").write_text(secrets, encoding="utf-8")
+    write_workbook(root / "config" / "ingestion_config.xlsx", rows)
+    return root
+
+
+def ingest(project: Path, *args: str) -> Measure:
+    return run_process([sys.executable, "-m", "dlt_ingest", "run", *args], project)
+
+
+def last_audit_rows(project: Path) -> int:
+    import csv
+
+    files = sorted((project / "metadata").glob("audit_*.csv"))
+    with files[-1].open(encoding="utf-8", newline="") as handle:
+        return int(list(csv.DictReader(handle))[-1]["rows_processed"])
+
+
+def db_row(table: str, load_type: str, **extra: str) -> dict[str, Any]:
+    return {"source_type": "postgresql", "source_name": "bench", "schema_name": "public", "table_name": table,
+            "load_type": load_type, "enabled": "Y", "primary_key": "id", **extra}
+
+
+def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: str, backend: str | None,
+                floor: bool) -> dict[str, Any]:
+    table = ensure_table(db, rows)
+    result: dict[str, Any] = {"rows": rows, "floor": [], "full": [], "incremental": [], "incremental_rows": []}
+    for round_no in range(repeat):
+        if floor:
+            out = work / "floor.parquet"
+            result["floor"].append(run_process(
+                [sys.executable, str(HERE / "duckdb_floor.py"), db.libpq_dsn(), table, str(out)], work))
+            out.unlink()
+        project = make_project(work / "full", db, [db_row(table, "FULL")], extra_config, backend)
+        result["full"].append(ingest(project))
+        loaded = last_audit_rows(project)
+        if loaded != rows:
+            raise RuntimeError(f"FULL loaded {loaded} rows, expected {rows}")
+        shutil.rmtree(project)
+        # INCREMENTAL: seed the cursor at the newest row (cheap), touch 1%, time the run that picks them up
+        start = max_updated_at(db, table)
+        project = make_project(work / "incr", db, [db_row(table, "INCREMENTAL", watermark_column="updated_at",
+                                                          last_watermark=start)], extra_config, backend)
+        ingest(project)
+        touched = touch_one_percent(db, table, round_no)
+        result["incremental"].append(ingest(project))
+        result["incremental_rows"].append((last_audit_rows(project), touched))
+        shutil.rmtree(project)
+        print(f"  {rows:>10,} round {round_no + 1}: " + ", ".join(
+            f"{k} {result[k][-1].seconds:.2f}s {result[k][-1].peak_rss_mib:.0f}MiB"
+            for k in ("floor", "full", "incremental") if result[k]), flush=True)
+    return result
+
+
+def bench_api(jobs: int, pages: int, latency: float, repeat: int, work: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"jobs": jobs, "pages": pages, "latency": latency}
+    with SlowApi(latency, pages) as api:
+        for workers in (1, 4):
+            times = []
+            for _ in range(repeat):
+                root = work / f"api{workers}"
+                if root.exists():
+                    shutil.rmtree(root)
+                (root / ".dlt").mkdir(parents=True)
+                (root / ".dlt" / "config.toml").write_text(BASE_CONFIG, encoding="utf-8")
+                (root / ".dlt" / "secrets.toml").write_text("".join(
+                    f'[sources.api_{i}]\nbase_url = "{api.base_url}"\n' for i in range(jobs)), encoding="utf-8")
+                write_workbook(root / "config" / "ingestion_config.xlsx", [
+                    {"source_type": "api", "source_name": f"api_{i}", "table_name": "items", "api_endpoint": "items",
+                     "data_selector": "data", "paginator": "json_link", "load_type": "FULL", "enabled": "Y"}
+                    for i in range(jobs)])
+                times.append(ingest(root, "--workers", str(workers)))
+                shutil.rmtree(root)
+            result[f"workers_{workers}"] = times
+    return result
+
+
+def median(values: list[Measure], field: str) -> float:
+    return statistics.median(getattr(v, field) for v in values)
+
+
+def report(tables: list[dict[str, Any]], api: dict[str, Any] | None) -> str:
+    lines = ["| rows | DuckDB floor s | ingest FULL s | ratio | rows/s | peak RSS MiB (FULL) | floor RSS MiB "
+             "| INCREMENTAL 1% s | incr/FULL |", "|---|---|---|---|---|---|---|---|---|"]
+    for t in tables:
+        full = median(t["full"], "seconds")
+        floor = median(t["floor"], "seconds") if t["floor"] else float("nan")
+        incr = median(t["incremental"], "seconds")
+        floor_rss = f"{median(t['floor'], 'peak_rss_mib'):.0f}" if t["floor"] else "-"
+        lines.append(f"| {t['rows']:,} | {floor:.2f} | {full:.2f} | {full / floor:.2f}x | {t['rows'] / full:,.0f} | "
+                     f"{median(t['full'], 'peak_rss_mib'):.0f} (max {max(m.peak_rss_mib for m in t['full']):.0f}) | "
+                     f"{floor_rss} | {incr:.2f} | {incr / full:.1%} |")
+    if api:
+        one, four = median(api["workers_1"], "seconds"), median(api["workers_4"], "seconds")
+        lines += ["", f"{api['jobs']} API jobs x {api['pages']} pages at {api['latency'] * 1000:.0f} ms per page: "
+                  f"--workers 1 {one:.2f}s, --workers 4 {four:.2f}s, speed-up {one / four:.2f}x"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
+                        help="reuse this server (postgresql://user:password@host:port/db); default: start one")
+    parser.add_argument("--backend", help="force a backend (sets backend under [sources.bench]); default auto")
+    parser.add_argument("--dlt-config", default="", help="TOML appended to the project's .dlt/config.toml")
+    parser.add_argument("--no-floor", action="store_true", help="skip the DuckDB floor")
+    parser.add_argument("--api-jobs", type=int, default=8, help="0 skips the API comparison")
+    parser.add_argument("--api-pages", type=int, default=5)
+    parser.add_argument("--api-latency", type=float, default=0.1)
+    parser.add_argument("--json", help="also write the raw measurements here")
+    args = parser.parse_args()
+
+    db = open_database(args.pg_url)
+    work = Path(tempfile.mkdtemp(prefix="dlt-ingest-bench-"))
+    try:
+        tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor)
+                  for rows in args.rows]
+        api = bench_api(args.api_jobs, args.api_pages, args.api_latency, args.repeat, work) if args.api_jobs else None
+    finally:
+        db.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(report(tables, api))
+    if args.json:
+        def plain(value: Any) -> Any:
+            return asdict(value) if isinstance(value, Measure) else value
+
+        Path(args.json).write_text(json.dumps({"tables": tables, "api": api}, default=plain, indent=1))
+
+
+if __name__ == "__main__":
+    main()
