@@ -51,6 +51,8 @@ INSTRUCTIONS = (
     "4. last_watermark is only where the FIRST incremental run starts; later runs continue from the lake.",
     "5. Check the workbook before committing it:  ingest validate-config",
     "6. Run it:  ingest run      (see docs/configuration.md for every column)",
+    "7. ingest run --write-back fills last_run_date, last_run_status and last_watermark (grey headers) and",
+    "   touches nothing else; close the workbook in Excel first, or the run reports it could not write.",
     "",
     "Columns:",
 )
@@ -67,10 +69,11 @@ def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS 
     sheet.title = SHEET_NAME
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
+    auto_fill = PatternFill("solid", fgColor="E7E6E6")  # filled in by the tool, not by the analyst
     for index, spec in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=index, value=spec.name)
         cell.font = bold
-        cell.fill = fill
+        cell.fill = auto_fill if spec.auto else fill
         cell.comment = Comment(f"{spec.description}\nExample: {spec.example}", "dlt-ingest")
         width = max(len(spec.name), len(spec.example), *(len(str(r.get(spec.name, ""))) for r in rows))
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 3, 12), 40)
@@ -79,6 +82,7 @@ def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS 
             if spec.name in row:
                 sheet.cell(row=row_number, column=index, value=row[spec.name])
     sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}1"
     _add_choices(sheet, "source_type", list(source_types))
     _add_choices(sheet, "load_type", ["FULL", "INCREMENTAL"])
     _add_choices(sheet, "enabled", ["Y", "N"])
@@ -99,6 +103,7 @@ def _add_choices(sheet: Any, column: str, choices: list[str]) -> None:
     letter = get_column_letter(index)
     validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
                                 showErrorMessage=True, errorTitle=f"Invalid {column}",
-                                error=f"Choose one of: {', '.join(choices)}")
+                                error=f"Choose one of: {', '.join(choices)}", showInputMessage=True,
+                                promptTitle=column, prompt=f"Pick one: {', '.join(choices)}"[:255])
     sheet.add_data_validation(validation)
     validation.add(f"{letter}2:{letter}1000")
