@@ -1,0 +1,148 @@
+"""HTML run report and `ingest report`: self-contained pages, checked in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+from pytest_httpserver import HTTPServer
+
+from conftest import Project
+from dlt_ingest.audit import AuditWriter
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking")
+EXTERNAL = re.compile(r"""(?:src|href)\s*=|<script|<link|@import|url\(""", re.IGNORECASE)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("headless Chromium is not installed (Debian package `chromium`; scripts/setup installs it "
+                "where apt-get is available)")
+
+
+def _browse(page: Path, tmp_path: Path, *action: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp_path / f"chromium-{uuid.uuid4().hex[:6]}"
+    return subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+                           *action, page.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=True)
+
+
+def _assert_self_contained(html: str) -> None:
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    assert re.findall(r"https?://[^\"' <]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
+
+
+@pytest.fixture(scope="module")
+def pg(postgres: Any) -> Iterator[Any]:
+    name = f"report_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres.url().replace("postgresql+psycopg2", "postgresql"))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    postgres.database_name = name
+    postgres.connect = lambda: psycopg2.connect(postgres.url(name).replace("postgresql+psycopg2", "postgresql"))
+    yield postgres
+    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def _execute(pg: Any, *statements: str) -> None:
+    with pg.connect() as connection, connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def test_run_with_a_mismatch_a_failure_and_a_schema_change_is_reported_everywhere(
+        project: Project, pg: Any, httpserver: HTTPServer, tmp_path: Path) -> None:
+    """The issue's 'done when': audit columns, a notification, the workbook written back, a rendered report."""
+    _execute(pg, "CREATE TABLE shipments (id integer PRIMARY KEY, updated_at timestamptz)",
+             "INSERT INTO shipments VALUES (1, '2024-05-01T10:00:00Z'), (2, '2024-05-01T11:00:00Z')")
+    project.append_config("\n".join([
+        "[sources.pg]", f'host = "{pg.host}"', f"port = {pg.port}", f'database = "{pg.database_name}"',
+        f'username = "{pg.user}"', f'password = "{pg.password}"', "[ingest.notifications]",
+        f'urls = ["json://127.0.0.1:{httpserver.port}/hook"]']), "secrets.toml")
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    project.write_workbook([
+        {"source_type": "postgresql", "source_name": "pg", "table_name": "shipments", "load_type": "INCREMENTAL",
+         "watermark_column": "updated_at", "last_watermark": "2024-05-01T00:00:00", "primary_key": "id",
+         "enabled": "Y"},
+        {"source_type": "sqlite", "source_name": "demo", "table_name": "customers", "load_type": "FULL",
+         "enabled": "Y"},
+        {"source_type": "sqlite", "source_name": "demo", "table_name": "no_such_table", "load_type": "FULL",
+         "enabled": "Y"},
+    ])
+    assert project.ingest("run").exit_code == 1
+    # a late row at the passed watermark (a mismatch) arriving together with a new column (a schema change)
+    _execute(pg, "ALTER TABLE shipments ADD COLUMN carrier text",
+             "INSERT INTO shipments VALUES (3, '2024-05-01T11:00:00Z', 'DHL')")
+    result = project.ingest("run", "--write-back")
+    assert result.exit_code == 1, result.output
+    audit = {row["job_name"]: row for row in project.audit_rows()[-3:]}
+    shipments = audit["pg.shipments"]
+    assert (shipments["schema_changed"], shipments["source_count"], shipments["lake_count"],
+            shipments["reconciliation"]) == ("true", "0", "1", "MISMATCH")
+    assert audit["demo.no_such_table"]["status"] == "FAILED"
+    assert len(httpserver.log) == 2 and "1 of 3 job(s) FAILED" in httpserver.log[-1][0].get_json()["title"]
+    assert "Note: workbook updated: config/ingestion_config.xlsx (3 job(s))" in result.output
+
+    report = project.path / "metadata" / f"run_{shipments['run_id']}.html"
+    assert f"Report: metadata/{report.name}" in result.output
+    html = report.read_text(encoding="utf-8")
+    _assert_self_contained(html)
+    dom = _browse(report, tmp_path, "--dump-dom").stdout
+    cells = re.findall(r"<tr><td[^>]*>([^<]+)</td><td class=\"(\w+)\"", dom)
+    assert cells == [("pg.shipments", "SUCCESS"), ("demo.customers", "SUCCESS"), ("demo.no_such_table", "FAILED")]
+    assert "MISMATCH (source 0, lake 1)" in dom and ">carrier<" in dom
+    screenshot = tmp_path / "report.png"
+    _browse(report, tmp_path, f"--screenshot={screenshot}")
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+
+
+def _audit_day(writer: AuditWriter, when: datetime, job: str, rows: int, seconds: float, status: str) -> None:
+    writer.write({"timestamp": when.strftime("%Y-%m-%d %H:%M:%S"), "job_name": job, "status": status,
+                  "rows_processed": rows, "duration_seconds": seconds}, when)
+
+
+def test_report_command_renders_rows_and_durations_per_job_per_day(project: Project, tmp_path: Path) -> None:
+    writer = AuditWriter(project.path / "metadata")
+    today = datetime.now().replace(hour=6)
+    for back, rows in ((3, 999), (2, 100), (1, 120), (0, 90)):
+        _audit_day(writer, today - timedelta(days=back), "demo.orders", rows, 2.5, "SUCCESS")
+    _audit_day(writer, today, "demo.orders", 10, 0.5, "SUCCESS")
+    _audit_day(writer, today - timedelta(days=1), "demo.customers", 0, 1.0, "FAILED")
+    result = project.ingest("report", "--days", "3")
+    assert result.exit_code == 0, result.output
+    page = project.path / "metadata" / f"report_{today:%Y%m%d}_3d.html"
+    assert result.output == f"Report: metadata/{page.name}\n"
+    html = page.read_text(encoding="utf-8")
+    _assert_self_contained(html)
+    day = [(today - timedelta(days=back)).strftime("%Y-%m-%d") for back in (2, 1, 0)]
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>"
+                      r"<td class=\"num\">([\d,]+)</td><td class=\"num\">([\d.]+)</td><td class=\"(\w+)\">", html)
+    assert rows == [
+        ("demo.customers", day[1], "1", "0", "1.0", "FAILED"),
+        ("demo.orders", day[0], "1", "100", "2.5", "SUCCESS"),
+        ("demo.orders", day[1], "1", "120", "2.5", "SUCCESS"),
+        ("demo.orders", day[2], "2", "100", "3.0", "SUCCESS"),
+    ]
+    dom = _browse(page, tmp_path, "--dump-dom").stdout
+    assert dom.count("<svg") == 4 and "demo.orders" in dom
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--days", "0"), "Error: --days must be 1 or more, not 0"),
+    (("--audit-dir", "nowhere"), "Error: no audit folder at nowhere: run `ingest run` first, or pass --audit-dir"),
+])
+def test_report_command_rejects_bad_input_in_one_line(project: Project, args: tuple[str, ...], message: str) -> None:
+    result = project.ingest("report", *args)
+    assert result.exit_code == 2
+    assert result.output.strip() == message
