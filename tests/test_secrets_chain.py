@@ -159,3 +159,11 @@ def test_secret_values_are_masked_raw_and_url_encoded(project: Project, workspac
     use_project_dir(str(project.path))
     message = "connect postgresql://u:p%40ss%3Aw%2Frd%25%23@h/db failed; raw p@ss:w/rd%# ; plus p%40ss%3Aw%2Frd%25%23"
     assert redact(message) == "connect postgresql://u:***@h/db failed; raw *** ; plus ***"
+
+
+def test_escaped_forms_inside_driver_messages_are_masked(project: Project) -> None:
+    from dlt_ingest.secrets.redaction import register_secret
+
+    register_secret("it's\\tricky\"")
+    message = "error: 'it\\'s\\\\tricky\"' and {\"p\": \"it's\\\\tricky\\\"\"}"
+    assert redact(message) == "error: '***' and {\"p\": \"***\"}"

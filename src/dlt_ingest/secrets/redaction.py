@@ -6,6 +6,7 @@ writer, the console and the error boundary all pass text through `redact`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from urllib.parse import quote, quote_plus
@@ -28,7 +29,9 @@ class SecretRegistry:
         text = str(value)
         if len(text) < _MIN_SECRET_LENGTH:
             return
-        forms = {text, quote(text, safe=""), quote_plus(text)}
+        # as-is, URL-encoded (a password inside a connection URL), and escaped the way a driver or a
+        # repr()/JSON dump quotes it inside an error message
+        forms = {text, quote(text, safe=""), quote(text), quote_plus(text), repr(text)[1:-1], json.dumps(text)[1:-1]}
         with self._lock:
             new = forms - self._values
             if not new:
