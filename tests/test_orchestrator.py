@@ -175,3 +175,12 @@ def test_audit_rows_from_many_threads_never_interleave(tmp_path: Path) -> None:
     assert lines[0] == ",".join(AUDIT_COLUMNS)
     assert len(lines) == 401
     assert len(set(lines[1:])) == 1
+
+
+def test_messages_with_brackets_reach_the_summary_intact(three_sources: Project) -> None:
+    project = three_sources
+    (project.path / "data" / "shop_c.sqlite").unlink()
+    result = project.ingest("run", "--select", "source:shop_c")
+    assert result.exit_code == 1
+    assert ("  - shop_c.products: sqlite file data/shop_c.sqlite not found: check `database` under "
+            "[sources.<source_name>]") in result.stdout

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dlt_ingest.cli_render import LiveProgress, TerminalLogFilter, plan_table, print_summary
@@ -46,9 +47,10 @@ ConfigOption = Annotated[
 def _fail(exc: IngestError) -> None:
     if isinstance(exc, WorkbookValidationError):
         for problem in exc.problems:
-            err_console.print(f"[red]{redact(problem)}[/red]")
+            err_console.print(redact(problem), style="red", markup=False)
         count = len(exc.problems)
-        err_console.print(f"[red]{exc.path}: {count} problem{'s' if count != 1 else ''}; nothing was run.[/red]")
+        err_console.print(f"{exc.path}: {count} problem{'s' if count != 1 else ''}; nothing was run.", style="red",
+                          markup=False)
     else:
         err_console.print(f"Error: {redact(exc.message)}", style="red", markup=False)  # messages name [sections]
     raise typer.Exit(exc.exit_code)
@@ -79,7 +81,7 @@ def main_options(
 
 def _print_warnings(workbook: WorkbookConfig) -> None:
     for warning in workbook.warnings:
-        err_console.print(f"[yellow]warning: {warning}[/yellow]")
+        err_console.print(f"warning: {warning}", style="yellow", markup=False)
 
 
 def _jobs_table(workbook: WorkbookConfig) -> Table:
@@ -88,7 +90,7 @@ def _jobs_table(workbook: WorkbookConfig) -> Table:
         table.add_column(column)
     for job in workbook.jobs:
         watermark = f"{job.watermark_column} >= {job.last_watermark}" if job.watermark_column else ""
-        table.add_row(str(job.row), job.name, job.source_type, job.load_type.value, watermark,
+        table.add_row(str(job.row), escape(job.name), job.source_type, job.load_type.value, escape(watermark),
                       f"{job.dataset_name}/{job.lake_table}")
     return table
 
@@ -199,8 +201,8 @@ def status(
         table.add_column(column)
     for row in rows:
         style = "red" if row["status"] in ("FAILED", "INTERRUPTED") else None
-        table.add_row(row["job_name"], row["status"], row["rows_processed"], row["timestamp"],
-                      row.get("watermark_end", ""), redact(row.get("error_message", "")), style=style)
+        table.add_row(escape(row["job_name"]), row["status"], row["rows_processed"], row["timestamp"],
+                      escape(row.get("watermark_end", "")), escape(redact(row.get("error_message", ""))), style=style)
     console.print(table)
 
 
@@ -216,7 +218,7 @@ def test_connections(
         table.add_column(column)
     for check in checks:
         table.add_row(check.name, check.kind, "[green]OK[/green]" if check.ok else "[red]FAILED[/red]",
-                      redact(check.detail))
+                      escape(redact(check.detail)))
     console.print(table)
     raise typer.Exit(0 if all(c.ok for c in checks) else 1)
 

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -43,7 +44,7 @@ class LiveProgress:
         head = Text(f"Jobs {len(self._done)}/{self._total} done, {failed} failed, {rows:,} rows")
         running = Table.grid(padding=(0, 2))
         for name, attempt in sorted(self._running.items()):
-            running.add_row("  running", name, f"attempt {attempt}" if attempt > 1 else "")
+            running.add_row("  running", escape(name), f"attempt {attempt}" if attempt > 1 else "")
         return Group(head, running)
 
     def run_started(self, jobs: Sequence[Job]) -> None:
@@ -62,8 +63,9 @@ class LiveProgress:
             self._done.append(result)
             mark = {JobStatus.SUCCESS: "[green]OK[/green]", JobStatus.SKIPPED: "[yellow]SKIPPED[/yellow]"}.get(
                 result.status, f"[red]{result.status.value}[/red]")
-            self.console.print(f"{mark} {result.job.name}: {result.rows:,} rows in {result.duration_seconds:.1f}s"
-                               + (f" - {redact(result.error)}" if result.error else ""))
+            detail = escape(f"{result.job.name}: {result.rows:,} rows in {result.duration_seconds:.1f}s"
+                            + (f" - {redact(result.error)}" if result.error else ""))
+            self.console.print(f"{mark} {detail}")
             self._live.update(self._render())
 
 
@@ -92,10 +94,10 @@ def print_summary(console: Console, report: RunReport) -> None:
         console.print("Warnings:")
         for result in warned:
             for warning in result.warnings:
-                console.print(f"  - {result.job.name}: {redact(warning)}", style="yellow")
+                console.print(f"  - {result.job.name}: {redact(warning)}", style="yellow", markup=False)
             if result.schema_changed:
                 console.print(f"  - {result.job.name}: schema changed (version {result.schema_version}); "
-                              f"new columns: {', '.join(result.new_columns)}", style="yellow")
+                              f"new columns: {', '.join(result.new_columns)}", style="yellow", markup=False)
     mismatched = [r for r in report.results if r.reconciliation == "MISMATCH"]
     if mismatched:
         console.print("")
@@ -107,7 +109,7 @@ def print_summary(console: Console, report: RunReport) -> None:
         console.print("")
         console.print("Failed Jobs:")
         for result in report.failed:
-            console.print(f"  - {result.job.name}: {redact(result.error)}", style="red")
+            console.print(f"  - {result.job.name}: {redact(result.error)}", style="red", markup=False)
     console.print(f"Log: {report.log_file}")
     console.print(f"Audit: {report.audit_file}")
     if report.report_file:
@@ -121,5 +123,6 @@ def plan_table(plan: Sequence[PlannedJob]) -> Table:
     for column in ("job", "load type", "watermark start", "target folder"):
         table.add_column(column)
     for item in plan:
-        table.add_row(item.job.name, item.job.load_type.value, item.watermark_start, item.target_folder)
+        table.add_row(escape(item.job.name), item.job.load_type.value, escape(item.watermark_start),
+                      escape(item.target_folder))
     return table

@@ -26,6 +26,8 @@ class IngestError(Exception):
     """Base of all expected errors: the message is meant for the user and names the fix."""
 
     exit_code = 2
+    # Whether another attempt could succeed: True/False decide, None lets `retry.is_transient` judge the text.
+    transient: bool | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

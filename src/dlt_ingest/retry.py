@@ -53,9 +53,11 @@ def is_transient(exc: BaseException) -> bool:
     texts = []
     transient_type = False
     for link in _chain(exc):
-        if (isinstance(link, IngestError) and not getattr(link, "transient", False)
-                and not _TRANSIENT.search(link.message)):
-            return False
+        if isinstance(link, IngestError):
+            if link.transient is not None:
+                return link.transient
+            if not _TRANSIENT.search(link.message):
+                return False
         response = getattr(link, "response", None)
         status = getattr(response, "status_code", None)
         if isinstance(status, int):
