@@ -148,6 +148,50 @@ def _warn_if_workbook_watermark_moved(job: Job, stored: dict[str, Any] | None) -
             f"from the workbook's value run: ingest run --select '{job.name}' --reset-state")
 
 
+def _finish_pending_loads(pipeline: dlt.Pipeline, job: Job) -> str | None:
+    """Complete load packages an earlier run left behind (crash, kill, lake down) before extracting anew.
+
+    dlt's `run` would load them and silently skip this run's extraction; doing it first keeps both. A
+    resumed package rewrites the same file names, so nothing lands twice, and it carries the state it was
+    extracted with, so the cursor stays consistent with the data.
+    """
+    if not pipeline.has_pending_data:
+        return None
+    pending = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    log.warning("%s: completing %d load package(s) left pending by an earlier run: %s", job.name, len(pending),
+                ", ".join(pending))
+    if pipeline.list_extracted_load_packages():
+        pipeline.normalize()
+    pipeline.load()
+    return f"completed load package(s) {', '.join(pending)} left pending by an earlier run"
+
+
+def _apply_state_rules(pipeline: dlt.Pipeline, job: Job, reset_state: bool, result: JobResult) -> dict[str, Any] | None:
+    if reset_state and job.is_incremental:
+        log.warning("%s: stored cursor %s forgotten (--reset-state); starting from the workbook's %s", job.name,
+                    (incremental_state(pipeline) or {}).get("last_value"), job.last_watermark)
+        _reset_incremental_state(pipeline)
+    before = incremental_state(pipeline)
+    moved = _warn_if_workbook_watermark_moved(job, before)
+    if moved:
+        result.warnings.append(moved)
+        log.warning("%s: %s", job.name, moved)
+    return before
+
+
+def _record_schema_change(pipeline: dlt.Pipeline, job: Job, result: JobResult, version_before: int | None,
+                          columns_before: set[str]) -> None:
+    result.schema_version = pipeline.default_schema.version
+    columns_after = _table_columns(pipeline, job.lake_table)
+    if version_before is not None and columns_before and columns_after - columns_before:
+        result.schema_changed = True
+        result.new_columns = sorted(columns_after - columns_before)
+        log.warning(
+            "[SCHEMA CHANGE] %s: version %s (was %s); new columns: %s",
+            job.lake_table, result.schema_version, version_before, ", ".join(result.new_columns),
+        )
+
+
 def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, reset_state: bool = False) -> JobResult:
     """Extract, normalize and load one job; raises on failure (the orchestrator records it)."""
     started = datetime.now()
@@ -163,15 +207,10 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         pipelines_dir=pipelines_dir,
     )
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
-    if reset_state and job.is_incremental:
-        log.warning("%s: stored cursor %s forgotten (--reset-state); starting from the workbook's %s", job.name,
-                    (incremental_state(pipeline) or {}).get("last_value"), job.last_watermark)
-        _reset_incremental_state(pipeline)
-    before = incremental_state(pipeline)
-    moved = _warn_if_workbook_watermark_moved(job, before)
-    if moved:
-        result.warnings.append(moved)
-        log.warning("%s: %s", job.name, moved)
+    resumed = _finish_pending_loads(pipeline, job)
+    if resumed:
+        result.warnings.append(resumed)
+    before = _apply_state_rules(pipeline, job, reset_state, result)
     columns_before = _table_columns(pipeline, job.lake_table)
     version_before = pipeline.default_schema.version if pipeline.default_schema_name else None
     with module.prepare(job, credentials.config) as prepared:
@@ -192,14 +231,6 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
     result.watermark_start = (before or {}).get("last_value", job.last_watermark)
     result.watermark_from_state = (before or {}).get("last_value") is not None
     result.watermark_end = (after or {}).get("last_value")
-    result.schema_version = pipeline.default_schema.version
-    columns_after = _table_columns(pipeline, job.lake_table)
-    if version_before is not None and columns_before and columns_after - columns_before:
-        result.schema_changed = True
-        result.new_columns = sorted(columns_after - columns_before)
-        log.warning(
-            "[SCHEMA CHANGE] %s: version %s (was %s); new columns: %s",
-            job.lake_table, result.schema_version, version_before, ", ".join(result.new_columns),
-        )
+    _record_schema_change(pipeline, job, result, version_before, columns_before)
     result.duration_seconds = round(time.monotonic() - clock, 3)
     return result

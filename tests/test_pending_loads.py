@@ -1,0 +1,62 @@
+"""A run that died between normalize and load leaves a pending package: the next run completes it first."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import dlt
+
+from conftest import Project
+from dlt_ingest.config import load_workbook
+from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.destinations.filesystem import lake_target
+from dlt_ingest.secrets.chain import resolve_source_credentials
+from dlt_ingest.sources import REGISTRY
+
+ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
+
+
+def _leave_pending_package(project: Project) -> str:
+    """Extract and normalize the job exactly as `ingest run` would, then stop before loading."""
+    [job] = load_workbook(project.workbook).jobs
+    module = REGISTRY.get(job.source_type)
+    credentials = resolve_source_credentials(module.credentials_spec, job.source_name)
+    pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=lake_target().destination(),
+                            dataset_name=job.dataset_name, pipelines_dir=str(Path(".dlt/pipelines").resolve()))
+    with module.prepare(job, credentials.config) as prepared:
+        pipeline.extract(prepared.data, loader_file_format="parquet", write_disposition="append")
+    pipeline.normalize()
+    [load_id] = pipeline.list_normalized_load_packages()
+    return load_id
+
+
+def test_next_run_completes_the_pending_package_and_still_loads_every_row_once(project: Project) -> None:
+    project.write_workbook([ORDERS])
+    assert project.ingest("run").exit_code == 0
+    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
+        connection.execute(
+            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
+            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    load_id = _leave_pending_package(project)
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    row = project.audit_rows()[-1]
+    assert f"completed load package(s) {load_id} left pending by an earlier run" in row["warnings"]
+    assert row["rows_processed"] == "0"  # the 25 new rows came with the completed package
+    ids = project.read_lake("demo", "orders")["id"].to_pylist()
+    assert len(ids) == len(set(ids)) == 3025
+    assert any(f.name.startswith(load_id) for f in project.lake_files("demo", "orders"))
+
+
+def test_pending_full_snapshot_is_completed_and_the_new_snapshot_follows(project: Project) -> None:
+    project.write_workbook([r for r in DEMO_ROWS if r["table_name"] == "products"])
+    assert project.ingest("run").exit_code == 0
+    load_id = _leave_pending_package(project)
+    assert project.ingest("run").exit_code == 0
+    files = project.lake_files("demo", "products")
+    load_ids = sorted({".".join(f.name.split(".")[:2]) for f in files})
+    assert len(load_ids) == 3 and load_ids[1] == load_id
+    assert project.read_lake("demo", "products").num_rows == 3 * 120
+    completed = list((project.path / "lake" / "demo" / "_dlt_loads").glob("*.jsonl"))
+    assert {p.name.split("__")[1].rsplit(".", 1)[0] for p in completed} >= set(load_ids)
