@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +26,10 @@ from dlt_ingest.audit import AuditWriter
 from dlt_ingest.config import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
 from dlt_ingest.destinations.filesystem import LakeTarget, lake_target
 from dlt_ingest.destinations.preflight import check_lake
+from dlt_ingest.durable import DurableOutputs
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.job_runner import JobResult, JobStatus, incremental_state, one_line_reason, run_job
+from dlt_ingest.locks import job_locks
 from dlt_ingest.logging import RunLogs, job_context, open_run_logs
 from dlt_ingest.post_run import finish_run
 from dlt_ingest.reconcile import ReconcilePolicy, reconcile
@@ -293,14 +296,17 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
     """
     _, jobs, settings, lake = plan_run(options)
     check_lake(lake, options.create_container)  # once, before any job: exit 2 and nothing runs
+    durable = DurableOutputs.plan(settings.log_dir, settings.audit_dir)  # bucket/volume: staged, published at the end
     started = datetime.now()
     run_id = new_run_id(started)
     Path(settings.working_dir).mkdir(parents=True, exist_ok=True)
+    locks = ExitStack()  # one run per job: refuses before any log or audit row is written
+    locks.enter_context(job_locks(jobs, settings.working_dir))
     destination_name = "local" if lake.is_local else "adls_gen2"
-    logs = open_run_logs(settings.log_dir, destination_name, started)
-    audit = AuditWriter(settings.audit_dir)
-    report = RunReport(run_id, started, log_file=str(logs.main_file),
-                       audit_file=str(audit.path_for(started)))
+    logs = open_run_logs(durable.logs.local, destination_name, started)
+    audit = AuditWriter(durable.audit.local)
+    report = RunReport(run_id, started, log_file=durable.logs.final_path(logs.main_file),
+                       audit_file=durable.audit.final_path(audit.path_for(started)))
     clock = time.monotonic()
     try:
         log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), lake.display(),
@@ -315,4 +321,6 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
         finish_run(report, settings, options.config_path if options.write_back else None)
     finally:
         logs.close()
+        locks.close()
+        report.notes += durable.publish()
     return report
