@@ -27,9 +27,9 @@ def _add_big_table(database: Path) -> None:
         """)
 
 
-def _start_run(project: Project) -> subprocess.Popen[bytes]:
+def _start_run(project: Project, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
-    return subprocess.Popen([sys.executable, "-m", "dlt_ingest", "run"], cwd=project.path, env=env,
+    return subprocess.Popen([sys.executable, "-m", "dlt_ingest", "run", *args], cwd=project.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
