@@ -19,6 +19,7 @@ from dlt_ingest.connections import check_connections
 from dlt_ingest.errors import IngestError, WorkbookValidationError
 from dlt_ingest.logging import ConsoleLineHandler
 from dlt_ingest.orchestrator import RunOptions, plan_jobs, run_ingestion
+from dlt_ingest.secrets.permissions import secrets_file_warnings
 from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.status import last_runs
 
@@ -80,6 +81,8 @@ def main_options(
 
 
 def _print_warnings(workbook: WorkbookConfig) -> None:
+    for text in secrets_file_warnings():
+        err_console.print(f"warning: {text}", style="yellow", markup=False)
     for warning in workbook.warnings:
         err_console.print(f"warning: {warning}", style="yellow", markup=False)
 

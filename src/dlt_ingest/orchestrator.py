@@ -35,6 +35,7 @@ from dlt_ingest.post_run import finish_run
 from dlt_ingest.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.retry import RetryPolicy, wait
 from dlt_ingest.secrets.names import declare_sources
+from dlt_ingest.secrets.permissions import secrets_file_warnings
 from dlt_ingest.settings import IngestSettings
 
 log = logging.getLogger("dlt_ingest.run")
@@ -311,6 +312,8 @@ def run_ingestion(options: RunOptions, observer: RunObserver | None = None) -> R
     try:
         log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), lake.display(),
                  settings.workers)
+        for warning in secrets_file_warnings():
+            log.warning(warning)
         orchestrator = Orchestrator(settings, lake, audit, logs, run_id, observer)
         orchestrator.reset_state = options.reset_state
         with signals.intercepted_signals():
