@@ -1,0 +1,66 @@
+"""The documented way to read the lake (docs/reliability.md), for fault tests on local disk and Azurite.
+
+A load counts only when `<dataset>/_dlt_loads/<pipeline>__<load_id>.jsonl` exists; a data file belongs to the
+load whose id starts its name (`<load_id>.<file_id>.parquet`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lake_backends import AzuriteLake, LocalLake
+
+
+def file_load_id(relative_path: str) -> str:
+    return ".".join(relative_path.rsplit("/", 1)[-1].split(".")[:2])
+
+
+def completed_load_ids(lake: Any, dataset: str) -> set[str]:
+    """Load ids that have a completion record (the file name is `<pipeline>__<load_id>.jsonl`)."""
+    if isinstance(lake, LocalLake):
+        names = [p.name for p in (lake.root / dataset / "_dlt_loads").glob("*.jsonl")]
+    else:
+        lake.fs.invalidate_cache()
+        folder = f"{lake.base}/{dataset}/_dlt_loads"
+        names = [p.rsplit("/", 1)[-1] for p in lake.fs.find(folder)] if lake.fs.exists(folder) else []
+    return {name.split("__")[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
+
+
+def _read_file(lake: Any, relative: str) -> pa.Table:
+    if isinstance(lake, AzuriteLake):
+        with lake.fs.open(f"{lake.base}/{relative}", "rb") as handle:
+            return pq.read_table(handle)
+    return pq.read_table(lake.root / relative)
+
+
+def read_completed(lake: Any, dataset: str, table: str) -> pa.Table | None:
+    """Every row of the table's completed loads; None when there is none."""
+    done = completed_load_ids(lake, dataset)
+    files = [f for f in lake.files(dataset, table) if file_load_id(f) in done]
+    if not files:
+        return None
+    return pa.concat_tables([_read_file(lake, f) for f in files], promote_options="default")
+
+
+def orphan_files(lake: Any, dataset: str, table: str) -> list[str]:
+    """Data files of loads that never completed (what a naive reader would count twice)."""
+    done = completed_load_ids(lake, dataset)
+    return [f for f in lake.files(dataset, table) if file_load_id(f) not in done]
+
+
+def checksum(rows: list[tuple[Any, ...]]) -> str:
+    """Order-independent digest of (primary key, payload) rows."""
+    digest = hashlib.sha256()
+    for row in sorted(rows):
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def lake_rows(table: pa.Table | None, *columns: str) -> list[tuple[Any, ...]]:
+    if table is None:
+        return []
+    return list(zip(*(table[c].to_pylist() for c in columns), strict=True))
