@@ -17,6 +17,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt_ingest.config.model import Job
 from dlt_ingest.destinations.filesystem import LakeTarget
 from dlt_ingest.errors import IngestError
+from dlt_ingest.fault_points import pipeline_kwargs
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.sources import REGISTRY
@@ -205,6 +206,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         destination=lake.destination(),
         dataset_name=job.dataset_name,
         pipelines_dir=pipelines_dir,
+        **pipeline_kwargs(),  # test-only crash points (DLT_INGEST_TEST_CRASH_AT); empty otherwise
     )
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
     resumed = _finish_pending_loads(pipeline, job)
