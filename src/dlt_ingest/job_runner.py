@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,10 @@ from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.sources import REGISTRY
 
 log = logging.getLogger("dlt_ingest.job")
+
+# dlt keeps a local copy of every loaded file by default; on a nightly job of large tables that doubles the
+# disk used each run. The lake holds the data: drop the local copy once a package is loaded (overridable).
+os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
 
 
 class JobStatus(str, Enum):

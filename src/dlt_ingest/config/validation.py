@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -156,10 +157,29 @@ def parse_json_object(value: Any) -> dict[str, Any]:
     return parsed
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def parse_api_path(value: Any) -> str:
+    """A path below the source's base_url, never a way to another host or out of the base path."""
+    text = _text(value)
+    decoded = urllib.parse.unquote(urllib.parse.unquote(text))
+    if _SCHEME.match(decoded) or decoded.startswith(("//", "\\")) or "@" in decoded.split("?", 1)[0]:
+        raise CellValueError(f"'{text[:60]}' points to another host: type only the path below the source's "
+                             f"base_url, e.g. coins/markets")
+    if any(segment == ".." for segment in re.split(r"[/\\]", decoded.split("?", 1)[0])):
+        raise CellValueError(f"'{text[:60]}' climbs out of the base_url with '..': type the path below it")
+    if any(unicodedata.category(c).startswith("C") for c in decoded) or "#" in decoded or "\\" in decoded:
+        raise CellValueError(f"'{text[:60]}' contains control characters, '#' or '\\': remove them")
+    return text
+
+
 def _parser_for(column: str) -> Callable[[Any], Any]:
     spec = COLUMNS_BY_NAME[column]
     if column == "source_name":
         return parse_source_name
+    if column == "api_endpoint":
+        return parse_api_path
     if column == "source_type":
         return parse_text
     if spec.kind == "choice":
