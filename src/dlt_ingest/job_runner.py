@@ -17,6 +17,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.config.model import Job
 from dlt_ingest.destinations.filesystem import LakeTarget
+from dlt_ingest.destinations.orphans import remove_orphan_files
 from dlt_ingest.errors import IngestError
 from dlt_ingest.fault_points import pipeline_kwargs
 from dlt_ingest.secrets.chain import resolve_source_credentials
@@ -217,6 +218,9 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
     resumed = _finish_pending_loads(pipeline, job)
     if resumed:
         result.warnings.append(resumed)
+    orphans = remove_orphan_files(pipeline, job.lake_table)
+    if orphans:
+        result.warnings.append(f"removed {len(orphans)} file(s) of a load that never completed")
     before = _apply_state_rules(pipeline, job, reset_state, result)
     columns_before = _table_columns(pipeline, job.lake_table)
     version_before = pipeline.default_schema.version if pipeline.default_schema_name else None

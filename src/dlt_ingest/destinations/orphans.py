@@ -1,0 +1,63 @@
+"""Removing data files of loads that will never complete (a run killed mid-upload whose package is gone).
+
+While the local working folder survives, a crashed load is resumed and rewrites the same file names, so
+nothing is orphaned. When the folder is lost (ephemeral compute) the next run extracts anew under a new
+load id; the files the dead run had uploaded would stay in the lake with no completion record. Readers
+that follow the reading rule ignore them, but a naive reader would count them twice, so they go.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dlt
+
+log = logging.getLogger("dlt_ingest.job")
+
+LOADS_FOLDER = "_dlt_loads"
+
+
+def _load_id_of(path: str) -> str:
+    """`.../<load_id>.<file_id>.parquet` -> `<load_id>` (dlt load ids look like `1770123857.12345`)."""
+    return ".".join(path.rstrip("/").rsplit("/", 1)[-1].split(".")[:2])
+
+
+def _completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
+    folder = f"{dataset_path.rstrip('/')}/{LOADS_FOLDER}"
+    if not fs.exists(folder):
+        return set()
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
+    return {name.rsplit("__", 1)[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
+
+
+def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
+    """Delete files of `table` (and its child tables) whose load has no completion record and is not pending.
+
+    Call it after the pending packages were completed and before the new extraction: at that point any
+    such file belongs to a load no process will finish (the run lock keeps a second run off this job).
+    """
+    if not pipeline.default_schema_name:
+        return []
+    tables = [name for name in pipeline.default_schema.data_table_names()
+              if name == table or name.startswith(table + "__")]
+    if not tables:
+        return []
+    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    removed: list[str] = []
+    with pipeline.destination_client() as client:
+        fs = client.fs_client
+        fs.invalidate_cache()
+        completed = _completed_load_ids(fs, client.dataset_path)
+        for name in tables:
+            folder = client.get_table_dir(name).rstrip("/")
+            if not fs.exists(folder):
+                continue
+            for path in fs.find(folder):
+                load_id = _load_id_of(path)
+                if path.endswith(".parquet") and load_id not in completed and load_id not in pending:
+                    fs.rm(path)
+                    removed.append(path)
+    if removed:
+        log.warning("removed %d file(s) of a load that never completed: %s", len(removed), ", ".join(removed))
+    return removed
