@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import psycopg2
 import pyarrow as pa
 import pytest
 
 from conftest import Project
+from services.postgres import PostgresDatabase, fresh_database
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -45,17 +45,10 @@ def _quoted(schema: str, table: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pg(postgres: Any) -> Iterator[Any]:
-    """A fresh database per module, filled with the typed tables; yields a connection factory."""
-    name = f"ingest_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(postgres.url().replace("postgresql+psycopg2", "postgresql"))
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-
-    def connect() -> Any:
-        return psycopg2.connect(postgres.url(name).replace("postgresql+psycopg2", "postgresql"))
-
-    with connect() as connection, connection.cursor() as cursor:
+def pg(postgres: Any) -> Iterator[PostgresDatabase]:
+    """A fresh database per module, filled with the typed tables."""
+    with fresh_database(postgres, "ingest") as database, database.connect() as connection, \
+            connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA sales")
         for schema, table in TYPED_TABLES:
             cursor.execute(TYPED_DDL.format(table=_quoted(schema, table)))
@@ -63,18 +56,12 @@ def pg(postgres: Any) -> Iterator[Any]:
                 cursor.execute(f"INSERT INTO {_quoted(schema, table)} VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                                [*row[:5], str(row[5]) if row[5] else None,
                                 json.dumps(row[6]) if row[6] is not None else None, *row[7:]])
-    postgres.database_name = name
-    postgres.connect = connect
-    yield postgres
-    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+        connection.commit()
+        yield database
 
 
-def _secrets(pg: Any, source: str, **extra: str) -> str:
-    lines = [f"[sources.{source}]", f'host = "{pg.host}"', f"port = {pg.port}", f'database = "{pg.database_name}"',
-             f'username = "{pg.user}"', f'password = "{pg.password}"']
-    lines += [f'{key} = "{value}"' for key, value in extra.items()]
-    return "\n".join(lines)
+def _secrets(pg: PostgresDatabase, source: str, **extra: str) -> str:
+    return pg.secrets_toml(source, **extra)
 
 
 def _job(source: str, schema: str, table: str, load_type: str = "FULL", **extra: str) -> dict[str, Any]:
@@ -118,7 +105,7 @@ def _all_versions(pg: Any, table: str) -> list[tuple[int, int]]:
         return sorted(cursor.fetchall())
 
 
-@pytest.mark.parametrize("backend", ["pyarrow", "connectorx"])
+@pytest.mark.parametrize("backend", ["pyarrow", "connectorx", "adbc"])
 def test_three_incremental_runs_load_each_row_version_exactly_once(project: Project, pg: Any, backend: str) -> None:
     table = f"events_{backend}"
     at = [(T0 + timedelta(minutes=m)).isoformat() for m in range(4)]

@@ -7,34 +7,21 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import psycopg2
 import pytest
 
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
+from services.postgres import PostgresDatabase, fresh_database
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 EVENTS_DDL = "CREATE TABLE {table} (id integer PRIMARY KEY, note text, updated_at timestamptz)"
 
 
 @pytest.fixture(scope="module")
-def pg(postgres: Any) -> Iterator[Any]:
-    """A fresh database for this module; yields the server with `connect()` and `database_name`."""
-    name = f"reconcile_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(postgres.url().replace("postgresql+psycopg2", "postgresql"))
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    postgres.database_name = name
-    postgres.connect = lambda: psycopg2.connect(postgres.url(name).replace("postgresql+psycopg2", "postgresql"))
-    yield postgres
-    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
-
-
-def _execute(pg: Any, *statements: str) -> None:
-    with pg.connect() as connection, connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+def pg(postgres: Any) -> Iterator[PostgresDatabase]:
+    """A fresh database for this module."""
+    with fresh_database(postgres, "reconcile") as database:
+        yield database
 
 
 def _at(minutes: int) -> str:
@@ -43,7 +30,7 @@ def _at(minutes: int) -> str:
 
 def _events_table(pg: Any, table: str) -> None:
     """Rows before, at and after the workbook's start (T0), and one without a watermark."""
-    _execute(pg, EVENTS_DDL.format(table=table), f"CREATE INDEX ON {table} (updated_at)",
+    pg.execute(EVENTS_DDL.format(table=table), f"CREATE INDEX ON {table} (updated_at)",
              f"INSERT INTO {table} VALUES (1, 'before the start', '{_at(-60)}'), (2, 'at the start', '{_at(0)}'),"
              f" (3, 'after', '{_at(5)}'), (4, 'after', '{_at(10)}'), (5, 'no watermark', NULL)")
 
@@ -86,7 +73,7 @@ def test_incremental_counts_match_on_the_first_run_and_on_later_windows(project:
     _, first = _run(project)  # rows 2, 3, 4: the start is inclusive on the first run, NULL never counts
     assert (first["rows_processed"], first["source_count"], first["lake_count"], first["reconciliation"]) == (
         "3", "3", "3", "MATCH")
-    _execute(pg, f"INSERT INTO events_match VALUES (6, 'new', '{_at(20)}'), (7, 'new', '{_at(30)}')")
+    pg.execute(f"INSERT INTO events_match VALUES (6, 'new', '{_at(20)}'), (7, 'new', '{_at(30)}')")
     _, second = _run(project)  # window (10, 30]: the boundary row 4 belongs to the first run
     assert (second["rows_processed"], second["source_count"], second["reconciliation"]) == ("2", "2", "MATCH")
     _, third = _run(project)  # nothing new: an empty window still reconciles
@@ -117,7 +104,7 @@ def test_row_committed_at_a_passed_watermark_is_a_mismatch(
     project.append_config(f"[ingest]\n{settings}")
     _run(project)
     # a transaction that committed late, with the timestamp the last run already reached
-    _execute(pg, f"INSERT INTO {table} VALUES (8, 'late', '{_at(10)}')")
+    pg.execute(f"INSERT INTO {table} VALUES (8, 'late', '{_at(10)}')")
     output, row = _run(project, exit_code)
     assert (row["status"], row["rows_processed"], row["reconciliation"]) == (status, "1", reconciliation)
     if reconciliation == "MISMATCH":

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 from pytest_httpserver import HTTPServer
 
 from conftest import Project
 from dlt_ingest.audit import AuditWriter
+from services.postgres import PostgresDatabase, fresh_database
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=|<script|<link|@import|url\(""", re.IGNORECASE)
@@ -43,28 +43,16 @@ def _assert_self_contained(html: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pg(postgres: Any) -> Iterator[Any]:
-    name = f"report_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(postgres.url().replace("postgresql+psycopg2", "postgresql"))
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    postgres.database_name = name
-    postgres.connect = lambda: psycopg2.connect(postgres.url(name).replace("postgresql+psycopg2", "postgresql"))
-    yield postgres
-    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
-
-
-def _execute(pg: Any, *statements: str) -> None:
-    with pg.connect() as connection, connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+def pg(postgres: Any) -> Iterator[PostgresDatabase]:
+    """A fresh database for this module."""
+    with fresh_database(postgres, "report") as database:
+        yield database
 
 
 def test_run_with_a_mismatch_a_failure_and_a_schema_change_is_reported_everywhere(
         project: Project, pg: Any, httpserver: HTTPServer, tmp_path: Path) -> None:
     """The issue's 'done when': audit columns, a notification, the workbook written back, a rendered report."""
-    _execute(pg, "CREATE TABLE shipments (id integer PRIMARY KEY, updated_at timestamptz)",
+    pg.execute("CREATE TABLE shipments (id integer PRIMARY KEY, updated_at timestamptz)",
              "INSERT INTO shipments VALUES (1, '2024-05-01T10:00:00Z'), (2, '2024-05-01T11:00:00Z')")
     project.append_config("\n".join([
         "[sources.pg]", f'host = "{pg.host}"', f"port = {pg.port}", f'database = "{pg.database_name}"',
@@ -82,7 +70,7 @@ def test_run_with_a_mismatch_a_failure_and_a_schema_change_is_reported_everywher
     ])
     assert project.ingest("run").exit_code == 1
     # a late row at the passed watermark (a mismatch) arriving together with a new column (a schema change)
-    _execute(pg, "ALTER TABLE shipments ADD COLUMN carrier text",
+    pg.execute("ALTER TABLE shipments ADD COLUMN carrier text",
              "INSERT INTO shipments VALUES (3, '2024-05-01T11:00:00Z', 'DHL')")
     result = project.ingest("run", "--write-back")
     assert result.exit_code == 1, result.output

@@ -12,8 +12,11 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 
@@ -103,3 +106,65 @@ def _has_c_utf8() -> bool:
     except FileNotFoundError:
         return False
     return "c.utf8" in out or "c.utf-8" in out
+
+
+@dataclass
+class PostgresDatabase:
+    """One database on the shared test server, private to a test module."""
+
+    server: PostgresServer
+    database_name: str
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def user(self) -> str:
+        return self.server.user
+
+    @property
+    def password(self) -> str:
+        return self.server.password
+
+    def url(self) -> str:
+        return self.server.url(self.database_name)
+
+    def connect(self) -> Any:
+        import psycopg2
+
+        return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                                dbname=self.database_name)
+
+    def execute(self, *statements: str) -> None:
+        with self.connect() as connection, connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    def secrets_toml(self, source: str, **extra: str) -> str:
+        """The `[sources.<source>]` section that points a job at this database."""
+        lines = [f"[sources.{source}]", f'host = "{self.host}"', f"port = {self.port}",
+                 f'database = "{self.database_name}"', f'username = "{self.user}"', f'password = "{self.password}"']
+        lines += [f'{key} = "{value}"' for key, value in extra.items()]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def fresh_database(server: PostgresServer, prefix: str) -> Iterator[PostgresDatabase]:
+    """Create a uniquely named database, yield it, drop it (even with connections still open)."""
+    import psycopg2
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host=server.host, port=server.port, user=server.user, password=server.password,
+                             dbname=server.database)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        yield PostgresDatabase(server, name)
+    finally:
+        admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
