@@ -184,3 +184,18 @@ def test_messages_with_brackets_reach_the_summary_intact(three_sources: Project)
     assert result.exit_code == 1
     assert ("  - shop_c.products: sqlite file data/shop_c.sqlite not found: check `database` under "
             "[sources.<source_name>]") in result.stdout
+
+
+def test_audit_file_of_an_older_version_is_upgraded_to_the_current_columns(tmp_path: Path) -> None:
+    old_columns = AUDIT_COLUMNS[:7]
+    path = tmp_path / "audit_20260212.csv"
+    path.write_text(",".join(old_columns) + "\n2026-02-12 10:15:30,pg.orders,SUCCESS,15234,45.2,orders/2026/02/12,\n",
+                    encoding="utf-8")
+    from datetime import datetime
+
+    AuditWriter(tmp_path).write({"job_name": "pg.customers", "status": "FAILED"}, datetime(2026, 2, 12, 11))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(AUDIT_COLUMNS)
+    assert lines[1].startswith("2026-02-12 10:15:30,pg.orders,SUCCESS,15234,45.2,orders/2026/02/12,,")
+    assert ",pg.customers,FAILED," in lines[2]
+    assert len(lines) == 3

@@ -97,6 +97,18 @@ def _local(location: str) -> Path:
     return Path(location[len("file://"):] if location.startswith("file://") else location)
 
 
+def upgrade_header(text: str) -> str:
+    """An audit file written by an older version, re-shaped to today's columns (new columns left empty)."""
+    header = ",".join(AUDIT_COLUMNS)
+    if not text or text.split("\n", 1)[0].strip("\r") == header:
+        return text
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(csv.DictReader(io.StringIO(text)))
+    return buffer.getvalue()
+
+
 class AuditWriter:
     """Appends audit rows to `<audit_dir>/audit_<YYYYMMDD>.csv`; `audit_dir` may be a bucket URL.
 
@@ -123,13 +135,22 @@ class AuditWriter:
             if is_remote(self.location):
                 filesystem = remote_filesystem(self.location)
                 existing = filesystem.cat_file(path).decode("utf-8") if filesystem.exists(path) else header
-                filesystem.pipe_file(path, (existing + line).encode("utf-8"))
+                filesystem.pipe_file(path, (upgrade_header(existing) + line).encode("utf-8"))
                 return path
             local = _local(path)
             local.parent.mkdir(parents=True, exist_ok=True)
-            with local.open("a", encoding="utf-8", newline="") as handle, _locked(handle):
+            with local.open("a+", encoding="utf-8", newline="") as handle, _locked(handle):
                 if handle.tell() == 0:
                     handle.write(header)
+                else:
+                    handle.seek(0)
+                    existing = handle.read()
+                    upgraded = upgrade_header(existing)
+                    if upgraded != existing:  # a file from an older version: same lock, rewritten in place
+                        handle.seek(0)
+                        handle.truncate()
+                        handle.write(upgraded)
+                    handle.seek(0, io.SEEK_END)
                 handle.write(line)
                 handle.flush()
         return path
