@@ -26,7 +26,7 @@ from dlt_ingest.sources.sql_types import exact_table, exact_type
 
 DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
-BACKENDS = ("auto", "pyarrow", "connectorx")
+BACKENDS = ("auto", "pyarrow", "connectorx", "adbc")
 
 
 class DatabaseSource(SourceModule):
@@ -77,8 +77,13 @@ class DatabaseSource(SourceModule):
             on_cursor_value_missing="exclude", row_order="asc",
         )
 
+    def loader_settings(self, credentials: Any) -> dict[str, Any]:
+        """Class attributes for the table loader (e.g. how many parallel reads the fast path may open)."""
+        return {}
+
     def table_resource(self, job: Job, engine: Engine, backend: str,
-                       incremental: dlt.sources.incremental[Any] | None, target: str) -> Any:
+                       incremental: dlt.sources.incremental[Any] | None, target: str,
+                       settings: dict[str, Any] | None = None) -> Any:
         """dlt's `sql_table` with exact types and a loader that names the job and host when reading fails."""
         kwargs: dict[str, Any] = {"return_type": "arrow_stream"} if backend == "connectorx" else {}
         return sql_table(
@@ -87,14 +92,14 @@ class DatabaseSource(SourceModule):
             schema=job.schema_name,
             incremental=incremental,
             chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
-            backend=backend,  # type: ignore[arg-type]
+            backend="pyarrow" if backend == "adbc" else backend,  # type: ignore[arg-type]
             backend_kwargs=kwargs,
             reflection_level="full_with_precision",
             type_adapter_callback=exact_type,
             table_adapter_callback=exact_table,
             primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
             write_disposition="append",
-            table_loader_class=guarded_loader(backend, job.name, target),
+            table_loader_class=guarded_loader(backend, job.name, target, settings),
         )
 
     @contextmanager
@@ -119,7 +124,8 @@ class DatabaseSource(SourceModule):
                         f"watermark: give them a value or load this table with FULL"
                     )
             backend = self.choose_backend(credentials, columns)
-            resource = self.table_resource(job, engine, backend, incremental, target)
+            resource = self.table_resource(job, engine, backend, incremental, target,
+                                          self.loader_settings(credentials))
             yield PreparedSource(resource, warnings, target)
         finally:
             engine.dispose()
@@ -173,13 +179,21 @@ def _guard(job: Job, target: str, action: Any) -> Any:
 
 
 def _is_read_failure(exc: BaseException) -> bool:
-    """Driver and connectorx errors; connectorx reports some as a Rust panic (not an `Exception`)."""
-    return isinstance(exc, sa.exc.SQLAlchemyError | OSError | RuntimeError) or type(exc).__name__ == "PanicException"
+    """Driver, connectorx and ADBC errors; connectorx reports some as a Rust panic (not an `Exception`)."""
+    return isinstance(exc, sa.exc.SQLAlchemyError | OSError | RuntimeError) or type(exc).__name__ in (
+        "PanicException", "OperationalError", "ProgrammingError", "InternalError", "DatabaseError")
 
 
-def guarded_loader(backend: str, job_name: str, target: str) -> type[BaseTableLoader]:
+def guarded_loader(backend: str, job_name: str, target: str,
+                   settings: dict[str, Any] | None = None) -> type[BaseTableLoader]:
     """dlt's table loader for `backend`, turning a failure while reading rows into one line naming job and host."""
-    base: type[BaseTableLoader] = ConnectorXTableLoader if backend == "connectorx" else TableLoader
+    base: type[BaseTableLoader] = TableLoader
+    if backend == "connectorx":
+        base = ConnectorXTableLoader
+    elif backend == "adbc":
+        from dlt_ingest.sources.pg_fast import AdbcTableLoader
+
+        base = AdbcTableLoader
 
     class GuardedLoader(base):  # type: ignore[valid-type,misc]
         def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -190,6 +204,8 @@ def guarded_loader(backend: str, job_name: str, target: str) -> type[BaseTableLo
                     raise
                 raise connection_failure(job_name, target, exc) from None
 
+    for name, value in (settings or {}).items():
+        setattr(GuardedLoader, name, value)
     return GuardedLoader
 
 

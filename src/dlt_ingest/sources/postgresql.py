@@ -1,4 +1,4 @@
-"""PostgreSQL through psycopg2; connectorx (Arrow stream) where every column type survives it exactly."""
+"""PostgreSQL through psycopg2; ADBC or connectorx (Arrow streams) where every column type survives them exactly."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from dlt_ingest.sources.base import register
 from dlt_ingest.sources.database import BACKENDS, CONNECT_TIMEOUT_SECONDS, DatabaseSource
+from dlt_ingest.sources.pg_fast import adbc_keeps
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -33,8 +34,9 @@ class PostgresCredentials(BaseConfiguration):
     username: str = None  # type: ignore[assignment]
     password: str = None  # type: ignore[assignment]
     sslmode: str | None = None  # disable, allow, prefer, require, verify-ca, verify-full
-    backend: str = "auto"  # auto (connectorx when every column type allows), pyarrow, connectorx
+    backend: str = "auto"  # auto (adbc, else connectorx, when every column type allows), pyarrow, connectorx, adbc
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
+    parallel_reads: int = 2  # adbc: connections reading key ranges of a large FULL table at once
 
 
 def connectorx_keeps(columns: list[dict[str, Any]]) -> bool:
@@ -68,9 +70,14 @@ class PostgresSource(DatabaseSource):
             problems.append(f"backend '{credentials.backend}' is not one of {', '.join(BACKENDS)}")
         return problems
 
+    def loader_settings(self, credentials: Any) -> dict[str, Any]:
+        return {"readers": max(1, int(credentials.parallel_reads))}
+
     def choose_backend(self, credentials: Any, columns: list[dict[str, Any]]) -> str:
         if credentials.backend != "auto":
             return str(credentials.backend)
+        if importlib.util.find_spec("adbc_driver_postgresql") is not None and adbc_keeps(columns):
+            return "adbc"
         if importlib.util.find_spec("connectorx") is not None and connectorx_keeps(columns):
             return "connectorx"
         return "pyarrow"

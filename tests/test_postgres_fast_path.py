@@ -1,0 +1,124 @@
+"""The ADBC fast path for PostgreSQL gives the same lake values and types as the pyarrow backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from conftest import Project
+from dlt_ingest.sources import pg_fast
+from dlt_ingest.sources.postgresql import PostgresSource
+from services.postgres import PostgresDatabase, fresh_database
+from test_postgres_source import _events, _job, _secrets
+
+UTC = timezone.utc
+
+FAST_DDL = """CREATE TABLE {table} (
+    id bigint PRIMARY KEY, qty smallint, price numeric(12,2), big numeric(38,10), whole numeric(18,0),
+    happened_at timestamptz, local_at timestamp, day date, flag boolean, ratio double precision,
+    label text, code varchar(10), blob bytea)"""
+
+FAST_ROWS = [
+    "(1, 7, 9999999999.99, 1234567890123456789012345678.0123456789, 999999999999999999, "
+    "'2024-03-01 10:00:00.123456+02', '2024-03-01 10:00:00.654321', '2024-02-29', true, 0.1, "
+    "'héllo ✓ 漢字 🚀', 'AIR', '\\x00deadbeef')",
+    "(-2, -32768, -0.01, -0.0000000001, -1, '1999-12-31 23:59:59.999999+00', '1970-01-01', '0001-01-01', "
+    "false, -1e308, '', 'REG AIR', '')",
+    "(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+]
+
+EXPECTED_TYPES = {
+    "id": pa.int64(), "qty": pa.int32(), "price": pa.decimal128(12, 2), "big": pa.decimal128(38, 10),
+    "whole": pa.decimal128(18, 0), "happened_at": pa.timestamp("us", tz="UTC"), "local_at": pa.timestamp("us"),
+    "day": pa.date32(), "flag": pa.bool_(), "ratio": pa.float64(), "label": pa.string(), "code": pa.string(),
+    "blob": pa.binary(),
+}
+
+EXPECTED_ROWS = [
+    {"id": -2, "qty": -32768, "price": Decimal("-0.01"), "big": Decimal("-0.0000000001"), "whole": Decimal(-1),
+     "happened_at": datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "local_at": datetime(1970, 1, 1),
+     "day": date(1, 1, 1), "flag": False, "ratio": -1e308, "label": "", "code": "REG AIR", "blob": b""},
+    {"id": 1, "qty": 7, "price": Decimal("9999999999.99"), "big": Decimal("1234567890123456789012345678.0123456789"),
+     "whole": Decimal(999999999999999999), "happened_at": datetime(2024, 3, 1, 8, 0, 0, 123456, tzinfo=UTC),
+     "local_at": datetime(2024, 3, 1, 10, 0, 0, 654321), "day": date(2024, 2, 29), "flag": True, "ratio": 0.1,
+     "label": "héllo ✓ 漢字 🚀", "code": "AIR", "blob": b"\x00\xde\xad\xbe\xef"},
+    {"id": 3, **{name: None for name in EXPECTED_TYPES if name != "id"}},
+]
+
+
+@pytest.fixture(scope="module")
+def pg(postgres: Any) -> Iterator[PostgresDatabase]:
+    with fresh_database(postgres, "fast") as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def fast_table(pg: Any) -> str:
+    _events(pg, "fast_types", [FAST_DDL] + [f"INSERT INTO {{table}} VALUES {row}" for row in FAST_ROWS])
+    return "fast_types"
+
+
+@pytest.mark.parametrize("backend", ["pyarrow", "adbc", "auto"])
+def test_every_backend_lands_the_same_exact_values(project: Project, pg: Any, fast_table: str, backend: str) -> None:
+    project.append_config(_secrets(pg, "pg", backend=backend), "secrets.toml")
+    project.write_workbook([_job("pg", "public", fast_table)])
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    lake = project.read_lake("pg", fast_table)
+    assert {name: lake.schema.field(name).type for name in EXPECTED_TYPES} == EXPECTED_TYPES
+    assert sorted(lake.select(list(EXPECTED_TYPES)).to_pylist(), key=lambda r: r["id"]) == EXPECTED_ROWS
+    assert "when merging arrow schema" not in "\n".join(p.read_text() for p in project.path.glob("logs/*.log"))
+
+
+def _columns(pg: Any, table: str) -> list[dict[str, Any]]:
+    engine = sa.create_engine(pg.url())
+    try:
+        return [dict(c) for c in sa.inspect(engine).get_columns(table)]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("ddl", "expected"), [
+    ("id bigint, price numeric(12,2), at timestamptz, note varchar(5)", "adbc"),
+    ("id bigint, amount numeric", "pyarrow"),  # no declared scale: only the pyarrow backend fails loudly
+    ("id bigint, doc jsonb", "pyarrow"),
+    ("id bigint, ref uuid", "connectorx"),
+])
+def test_auto_backend_takes_adbc_only_when_every_column_type_stays_exact(pg: Any, ddl: str, expected: str) -> None:
+    table = f"auto_{abs(hash(ddl)) % 10_000}"
+    _events(pg, table, [f"CREATE TABLE {{table}} ({ddl})"])
+    credentials = SimpleNamespace(backend="auto")
+    assert PostgresSource().choose_backend(credentials, _columns(pg, table)) == expected
+
+
+@pytest.mark.parametrize("readers", [1, 2, 3])
+def test_key_range_reads_load_every_row_exactly_once(project: Project, pg: Any, readers: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    table = f"ranges_{readers}"
+    _events(pg, table, ["CREATE TABLE {table} (id bigint PRIMARY KEY, price numeric(12,2), at timestamptz)",
+                        "INSERT INTO {table} SELECT g * 7 - 5000, g / 100.0, timestamptz '2024-01-01 00:00:00+00' "
+                        "+ g * interval '1 second' FROM generate_series(1, 3001) g",
+                        "ANALYZE {table}"])
+    monkeypatch.setattr(pg_fast, "PARALLEL_MIN_ROWS", 1000)
+    project.append_config(_secrets(pg, "pg", backend="adbc", parallel_reads=str(readers)), "secrets.toml")
+    project.write_workbook([_job("pg", "public", table)])
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    lake = project.read_lake("pg", table)
+    ids = lake["id"].to_pylist()
+    assert sorted(ids) == [g * 7 - 5000 for g in range(1, 3002)]
+    assert sum(lake["price"].to_pylist()) == sum(Decimal(g) / 100 for g in range(1, 3002))
+    assert min(lake["at"].to_pylist()) == datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=1)
+
+
+def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
+    batch = pa.record_batch({"price": pa.array(["1.234"])})
+    with pytest.raises(pa.ArrowInvalid, match="data loss"):
+        pg_fast.exact_batch(batch, {"price": pa.decimal128(12, 2)}, frozenset())
