@@ -162,7 +162,7 @@ def run(
         plan = guarded(lambda: plan_jobs(options))
         console.print(plan_table(plan))
         return
-    handler = ConsoleLineHandler()
+    handler = ConsoleLineHandler(tracebacks=_state["debug"])
     root = logging.getLogger()
     root.addHandler(handler)
     try:

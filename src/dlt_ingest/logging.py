@@ -140,12 +140,25 @@ def open_run_logs(log_dir: str | Path, destination_name: str, started: datetime)
     return logs
 
 
-class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes)."""
+class _NoTracebackFormatter(logging.Formatter):
+    """One line per record: tracebacks stay in the log files (the record is shared, so it is restored)."""
 
-    def __init__(self) -> None:
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
+class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes); tracebacks only with
+    `--debug` (the log files always have them)."""
+
+    def __init__(self, tracebacks: bool = False) -> None:
         super().__init__(sys.stdout)
-        self.setFormatter(_formatter())
+        self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
         self.addFilter(RedactingFilter())
         self.addFilter(lambda record: record.name.startswith(LOGGER_NAME))
 
