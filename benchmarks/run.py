@@ -53,7 +53,8 @@ def run_process(args: list[str], cwd: Path) -> Measure:
     return Measure(seconds, usage.ru_maxrss / 1024)
 
 
-def make_project(root: Path, db: Database, rows: list[dict[str, Any]], extra_config: str, backend: str | None) -> Path:
+def make_project(root: Path, db: Database, rows: list[dict[str, Any]], extra_config: str, backend: str | None,
+                 settings: tuple[str, ...] = ()) -> Path:
     if root.exists():
         shutil.rmtree(root)
     (root / ".dlt").mkdir(parents=True)
@@ -62,6 +63,7 @@ def make_project(root: Path, db: Database, rows: list[dict[str, Any]], extra_con
                f"username = {json.dumps(db.user)}\npassword = {json.dumps(db.password)}\n")
     if backend:
         secrets += f'backend = "{backend}"\n'
+    secrets += "".join(f"{setting}\n" for setting in settings)
     (root / ".dlt" / "secrets.toml").write_text(secrets, encoding="utf-8")
     write_workbook(root / "config" / "ingestion_config.xlsx", rows)
     return root
@@ -85,7 +87,7 @@ def db_row(table: str, load_type: str, **extra: str) -> dict[str, Any]:
 
 
 def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: str, backend: str | None,
-                floor: bool) -> dict[str, Any]:
+                floor: bool, settings: tuple[str, ...] = ()) -> dict[str, Any]:
     table = ensure_table(db, rows)
     result: dict[str, Any] = {"rows": rows, "floor": [], "full": [], "incremental": [], "incremental_rows": []}
     for round_no in range(repeat):
@@ -94,7 +96,7 @@ def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: 
             result["floor"].append(run_process(
                 [sys.executable, str(HERE / "duckdb_floor.py"), db.libpq_dsn(), table, str(out)], work))
             out.unlink()
-        project = make_project(work / "full", db, [db_row(table, "FULL")], extra_config, backend)
+        project = make_project(work / "full", db, [db_row(table, "FULL")], extra_config, backend, settings)
         result["full"].append(ingest(project))
         loaded = last_audit_rows(project)
         if loaded != rows:
@@ -103,7 +105,7 @@ def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: 
         # INCREMENTAL: seed the cursor at the newest row (cheap), touch 1%, time the run that picks them up
         start = max_updated_at(db, table)
         project = make_project(work / "incr", db, [db_row(table, "INCREMENTAL", watermark_column="updated_at",
-                                                          last_watermark=start)], extra_config, backend)
+                                                          last_watermark=start)], extra_config, backend, settings)
         ingest(project)
         touched = touch_one_percent(db, table, round_no)
         result["incremental"].append(ingest(project))
@@ -167,6 +169,8 @@ def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
                         help="reuse this server (postgresql://user:password@host:port/db); default: start one")
     parser.add_argument("--backend", help="force a backend (sets backend under [sources.bench]); default auto")
+    parser.add_argument("--source-setting", action="append", default=[],
+                        help="TOML line added under [sources.bench], e.g. parallel_reads = 1")
     parser.add_argument("--dlt-config", default="", help="TOML appended to the project's .dlt/config.toml")
     parser.add_argument("--no-floor", action="store_true", help="skip the DuckDB floor")
     parser.add_argument("--api-jobs", type=int, default=8, help="0 skips the API comparison")
@@ -178,7 +182,8 @@ def main() -> None:
     db = open_database(args.pg_url)
     work = Path(tempfile.mkdtemp(prefix="dlt-ingest-bench-"))
     try:
-        tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor)
+        tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor,
+                          tuple(args.source_setting))
                   for rows in args.rows]
         api = bench_api(args.api_jobs, args.api_pages, args.api_latency, args.repeat, work) if args.api_jobs else None
     finally:

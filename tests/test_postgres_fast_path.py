@@ -122,3 +122,25 @@ def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
     batch = pa.record_batch({"price": pa.array(["1.234"])})
     with pytest.raises(pa.ArrowInvalid, match="data loss"):
         pg_fast.exact_batch(batch, {"price": pa.decimal128(12, 2)}, frozenset())
+
+
+@pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
+    ("auto", None, "adbc"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"), ("pyarrow", "auto", "pyarrow"),
+])
+def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg: Any, fast_table: str,
+                                                           caplog: pytest.LogCaptureFixture, source_backend: str,
+                                                           row_backend: str | None, used: str) -> None:
+    project.append_config(_secrets(pg, "pg", backend=source_backend), "secrets.toml")
+    project.write_workbook([_job("pg", "public", fast_table, **({"backend": row_backend} if row_backend else {}))])
+    with caplog.at_level("INFO", logger="dlt_ingest.sources"):
+        assert project.ingest("run").exit_code == 0
+    assert f"pg.public.{fast_table}: reading with the {used} backend" in caplog.messages
+
+
+def test_workbook_row_backend_unknown_to_the_source_type_fails_the_job(project: Project) -> None:
+    project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
+                             "load_type": "FULL", "enabled": "Y", "backend": "adbc"}])
+    assert project.ingest("run").exit_code == 1
+    assert project.audit_rows()[-1]["error_message"] == (
+        "backend 'adbc' in workbook row 2 is not available for sqlite sources: "
+        "use auto or one of pyarrow.")

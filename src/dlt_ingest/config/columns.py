@@ -110,6 +110,15 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "100000",
     ),
     ColumnSpec(
+        "backend",
+        "choice",
+        "Database sources: how rows are read. Empty or auto picks the fastest backend that keeps every "
+        "column type exact (PostgreSQL: adbc, else connectorx, else pyarrow); a name forces it for this row "
+        "over the source's `backend` setting.",
+        "auto",
+        choices=("auto", "pyarrow", "connectorx", "adbc"),
+    ),
+    ColumnSpec(
         "api_params",
         "json",
         "API sources: query parameters of this endpoint as a JSON object; they override the "

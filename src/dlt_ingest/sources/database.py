@@ -6,6 +6,7 @@ character in a password works) and which backend extracts it fastest while keepi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -28,10 +29,13 @@ DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
 BACKENDS = ("auto", "pyarrow", "connectorx", "adbc")
 
+log = logging.getLogger("dlt_ingest.sources")
+
 
 class DatabaseSource(SourceModule):
     family: ClassVar[str] = "database"
     backend: ClassVar[str] = "pyarrow"
+    backends: ClassVar[tuple[str, ...]] = ("pyarrow",)  # what a workbook row may force
 
     def url(self, credentials: Any) -> URL:
         raise NotImplementedError
@@ -123,12 +127,25 @@ class DatabaseSource(SourceModule):
                         f"{nulls} row(s) have a NULL {incremental.cursor_path} and can never be picked up by the "
                         f"watermark: give them a value or load this table with FULL"
                     )
-            backend = self.choose_backend(credentials, columns)
+            backend = self._row_backend(job) or self.choose_backend(credentials, columns)
+            log.info("%s: reading with the %s backend", job.name, backend)
             resource = self.table_resource(job, engine, backend, incremental, target,
                                           self.loader_settings(credentials))
             yield PreparedSource(resource, warnings, target)
         finally:
             engine.dispose()
+
+    def _row_backend(self, job: Job) -> str | None:
+        """The workbook row's `backend` when it names one (it wins over the source's setting)."""
+        wanted = str(job.extra.get("backend") or "auto")
+        if wanted == "auto":
+            return None
+        if wanted not in self.backends:
+            raise SourceError(
+                f"{job.name}: backend '{wanted}' in workbook row {job.row} is not available for "
+                f"{self.type_name} sources: use auto or one of {', '.join(self.backends)}."
+            )
+        return wanted
 
     def count_rows(self, job: Job, credentials: Any, after: Any = None, until: Any = None) -> int:
         """Rows the extraction's filter selects now, for row-count reconciliation: one COUNT on the table

@@ -51,6 +51,7 @@ def connectorx_keeps(columns: list[dict[str, Any]]) -> bool:
 class PostgresSource(DatabaseSource):
     type_name = "postgresql"
     credentials_spec = PostgresCredentials
+    backends = ("pyarrow", "connectorx", "adbc")
 
     def url(self, credentials: Any) -> URL:
         query = {"sslmode": credentials.sslmode} if credentials.sslmode else {}
