@@ -142,9 +142,10 @@ def test_rejected_credentials_fail_at_once_without_printing_them(
     project.write_workbook([api_row()])
     result = project.ingest("run")
     assert result.exit_code == 1
-    expected = (f"shop.items: credentials rejected by {httpserver.url_for(rejected_by)} (HTTP 401): check the "
+    expected = (f"credentials rejected by {httpserver.url_for(rejected_by)} (HTTP 401): check the "
                 f"auth settings under [sources.shop] (see docs/api-sources.md#authentication)")
     assert f"[FAILED] Job shop.items: {expected}" in result.stdout
+    assert f"  - shop.items: {expected}" in result.stdout  # the summary keeps [sources.shop]
     assert project.audit_rows()[0]["error_message"] == expected
     assert len(httpserver.log) == 1  # 401 is never retried
     assert SECRET not in result.output + project.all_output_text()
@@ -217,7 +218,7 @@ def test_500_until_retries_run_out_fails_that_job_only(project: Project, httpser
     project.write_workbook([api_row(table_name="broken", api_endpoint="broken"), api_row()])
     result = project.ingest("run")
     assert result.exit_code == 1
-    expected = (f"shop.broken: HTTP 500 from {httpserver.url_for('/api/broken')} after 3 attempt(s); "
+    expected = (f"HTTP 500 from {httpserver.url_for('/api/broken')} after 3 attempt(s); "
                 """body '{"error": "database down"}'""")
     audit = {r["job_name"]: r for r in project.audit_rows()}
     assert audit["shop.broken"]["status"] == "FAILED"
@@ -237,7 +238,7 @@ def test_non_json_response_fails_with_status_content_type_and_body_start(
     result = project.ingest("run")
     assert result.exit_code == 1
     assert project.audit_rows()[0]["error_message"] == (
-        f"shop.items: {httpserver.url_for('/api/items')} did not return JSON (HTTP 200, text/html; charset=utf-8); "
+        f"{httpserver.url_for('/api/items')} did not return JSON (HTTP 200, text/html; charset=utf-8); "
         f"body starts '{page}': check api_endpoint and base_url")
 
 
@@ -391,5 +392,5 @@ def test_unreachable_base_url_fails_with_cannot_reach(project: Project) -> None:
     project.write_workbook([api_row()])
     assert project.ingest("run").exit_code == 1
     error = project.audit_rows()[0]["error_message"]
-    assert error.startswith(f"shop.items: cannot reach http://127.0.0.1:{port}/api after 3 attempt(s) (ConnectionError")
+    assert error.startswith(f"cannot reach http://127.0.0.1:{port}/api after 3 attempt(s) (ConnectionError")
     assert error.endswith("): check base_url and the network")

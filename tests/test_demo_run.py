@@ -106,7 +106,7 @@ def test_failing_job_does_not_stop_the_others_and_exits_1(project: Project) -> N
     result = project.ingest("run")
     assert result.exit_code == 1
     assert "Successful: 3" in result.stdout
-    assert "  - demo.missing: demo.missing: table 'missing' not found" in result.stdout
+    assert "  - demo.missing: table 'missing' not found" in result.stdout
     statuses = {r["job_name"]: r["status"] for r in project.audit_rows()}
     assert statuses == {"demo.orders": "SUCCESS", "demo.customers": "SUCCESS", "demo.products": "SUCCESS",
                         "demo.missing": "FAILED"}

@@ -85,7 +85,7 @@ def test_failed_run_is_notified_by_mail_and_webhook_with_reasons_and_where_to_lo
     assert posted["title"] == mail["Subject"]
     body = _body(mail)
     assert posted["message"].replace("\r\n", "\n").strip() == body.strip()
-    assert ("Failed jobs:\n- demo.no_such_table: FAILED: demo.no_such_table: table 'no_such_table' not found in "
+    assert ("Failed jobs:\n- demo.no_such_table: FAILED: table 'no_such_table' not found in "
             "the connection's default schema of sqlite file data/demo.sqlite: check table_name and schema_name "
             "(names are case-sensitive when quoted).\n") in body
     assert f"- audit: metadata/audit_{run_id[:8]}.csv\n" in body

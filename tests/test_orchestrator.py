@@ -45,8 +45,8 @@ def test_parallel_run_with_two_failures_records_every_job_and_exits_1(three_sour
     assert "Total Jobs: 8" in result.stdout
     assert "Successful: 6" in result.stdout
     assert "Failed: 2" in result.stdout
-    assert "  - shop_b.missing_one: shop_b.missing_one: table 'missing_one' not found" in result.stdout
-    assert "  - shop_c.missing_two: shop_c.missing_two: table 'missing_two' not found" in result.stdout
+    assert "  - shop_b.missing_one: table 'missing_one' not found" in result.stdout
+    assert "  - shop_c.missing_two: table 'missing_two' not found" in result.stdout
     audit = {r["job_name"]: r for r in project.audit_rows()}
     assert len(audit) == 8
     assert {n for n, r in audit.items() if r["status"] == "FAILED"} == {"shop_b.missing_one", "shop_c.missing_two"}

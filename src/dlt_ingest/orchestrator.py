@@ -182,7 +182,7 @@ class Orchestrator:
             try:
                 return run_job(job, self.lake, self.settings.working_dir, attempt, self.reset_state)
             except Exception as exc:
-                reason = one_line_reason(exc)
+                reason = one_line_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
                     log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name)
                     return JobResult(job, JobStatus.INTERRUPTED, started, attempts=attempt,
