@@ -13,12 +13,13 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.common.time import ensure_pendulum_datetime
+from dlt.extract import DltResource, DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.config.model import Job
 from dlt_ingest.destinations.filesystem import LakeTarget
 from dlt_ingest.destinations.orphans import remove_orphan_files
-from dlt_ingest.errors import IngestError
+from dlt_ingest.errors import IngestError, SourceError
 from dlt_ingest.fault_points import pipeline_kwargs
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.redaction import redact
@@ -199,7 +200,39 @@ def _record_schema_change(pipeline: dlt.Pipeline, job: Job, result: JobResult, v
         )
 
 
-def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, reset_state: bool = False) -> JobResult:
+CURRENT_SUFFIX = "_current"
+
+
+def wants_current_table(job: Job, default: bool) -> bool:
+    return bool(job.primary_key) and (job.current_table if job.current_table is not None else default)
+
+
+def with_current_table(data: DltResource | DltSource, job: Job) -> list[DltResource]:
+    """The job's resource plus a fork of its rows into a Delta table upserted on the primary key.
+
+    The fork sees exactly what the history table gets (after the incremental filter), so the current
+    state stays in step with the append-only history; a dlt transformer does it in the same load.
+    """
+    try:
+        import deltalake  # noqa: F401
+    except ImportError:
+        raise SourceError(f"{job.name}: current_table needs the deltalake package: pip install 'dlt-ingest[delta]'"
+                          ) from None
+    resource = data if isinstance(data, DltResource) else data.resources[job.lake_table]
+    resource.apply_hints(write_disposition="append")  # the history stays append-only
+    current = dlt.transformer(  # type: ignore[call-overload]
+        _pass_through, data_from=resource, name=f"{job.lake_table}{CURRENT_SUFFIX}", table_format="delta",
+        write_disposition={"disposition": "merge", "strategy": "upsert"}, primary_key=list(job.primary_key),
+    )
+    return [resource, current]
+
+
+def _pass_through(items: Any) -> Any:
+    return items
+
+
+def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, reset_state: bool = False,
+            current_tables: bool = False) -> JobResult:
     """Extract, normalize and load one job; raises on failure (the orchestrator records it)."""
     started = datetime.now()
     clock = time.monotonic()
@@ -228,7 +261,10 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         result.warnings.extend(prepared.warnings)
         for warning in prepared.warnings:
             log.warning("%s: %s", job.name, warning)
-        info = pipeline.run(prepared.data, loader_file_format="parquet", write_disposition="append")
+        if wants_current_table(job, current_tables):  # dispositions per resource: append + merge
+            info = pipeline.run(with_current_table(prepared.data, job), loader_file_format="parquet")
+        else:
+            info = pipeline.run(prepared.data, loader_file_format="parquet", write_disposition="append")
     trace = pipeline.last_trace
     counts = dict(trace.last_normalize_info.row_counts) if trace and trace.last_normalize_info else {}
     result.rows = counts.get(job.lake_table, 0)

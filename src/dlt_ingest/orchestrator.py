@@ -180,7 +180,8 @@ class Orchestrator:
         while True:
             self.observer.job_started(job, attempt)
             try:
-                return run_job(job, self.lake, self.settings.working_dir, attempt, self.reset_state)
+                return run_job(job, self.lake, self.settings.working_dir, attempt, self.reset_state,
+                               self.settings.current_tables)
             except Exception as exc:
                 reason = one_line_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():

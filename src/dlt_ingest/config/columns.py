@@ -147,6 +147,14 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "updated_since",
     ),
     ColumnSpec(
+        "current_table",
+        "bool",
+        "Also keep a deduplicated current-state Delta table `<table>_current` beside the append-only "
+        "history, upserted on primary_key (needs primary_key; deletes are not propagated). Empty uses "
+        "`current_tables` under [ingest] in .dlt/config.toml.",
+        "Y",
+    ),
+    ColumnSpec(
         "last_run_date",
         "datetime",
         "When the job last ran. Filled in by `ingest run --write-back`.",

@@ -47,6 +47,7 @@ class Job:
     api_endpoint: str | None = None
     primary_key: tuple[str, ...] = ()
     chunk_size: int | None = None
+    current_table: bool | None = None
     row: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -248,6 +248,9 @@ def _job_rules(checker: _RowChecker, job: Job) -> None:
 
     for column, message in REGISTRY.get(job.source_type).check_job(job):
         checker.problem(column, message)
+    if job.current_table and not job.primary_key:
+        checker.problem("current_table", "is Y but primary_key is empty: name the key column(s) the current-state "
+                                         "table is upserted on, or set current_table to N")
 
 
 def validate_sheet(raw: RawSheet) -> WorkbookConfig:
