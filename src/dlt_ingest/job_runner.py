@@ -69,6 +69,9 @@ class JobResult:
         return self.status is JobStatus.SUCCESS
 
 
+_LAKE_STEPS = {"sync": "cannot read the stored state from the lake: ", "load": "cannot write to the lake: "}
+
+
 def one_line_reason(exc: BaseException) -> str:
     """The most useful single line of an exception chain, with secrets masked."""
     if isinstance(exc, IngestError):
@@ -86,7 +89,9 @@ def one_line_reason(exc: BaseException) -> str:
         root = inner
     text = str(root).strip().splitlines()
     first = text[0] if text else ""
-    return redact(f"{type(root).__name__}: {first}" if first else type(root).__name__)
+    step = exc.step if isinstance(exc, PipelineStepFailed) else ""
+    where = _LAKE_STEPS.get(step, "")  # a storage error alone does not say it was the lake
+    return redact(where + (f"{type(root).__name__}: {first}" if first else type(root).__name__))
 
 
 def incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,7 @@ class DroppingApi:
     records: Any = 9  # a count, turned into records by start()
     per_page: int = 2
     drop_page: int | None = None
+    on_request: Callable[[], None] | None = None  # called before answering (e.g. to stop the lake)
     dropped: int = 0
     requests: list[dict[str, str]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -37,6 +39,8 @@ class DroppingApi:
             def do_GET(self) -> None:
                 query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
                 api.requests.append(query)
+                if api.on_request is not None:
+                    api.on_request()
                 since = query.get("updated_since", "")
                 rows = [r for r in api.records if r["updated_at"] >= since]
                 page = int(query.get("page", "1"))
