@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -60,3 +61,27 @@ def test_pending_full_snapshot_is_completed_and_the_new_snapshot_follows(project
     assert project.read_lake("demo", "products").num_rows == 3 * 120
     completed = list((project.path / "lake" / "demo" / "_dlt_loads").glob("*.jsonl"))
     assert {p.name.split("__")[1].rsplit(".", 1)[0] for p in completed} >= set(load_ids)
+
+
+def test_state_of_a_load_that_never_completed_is_not_restored_after_the_working_folder_is_lost(
+    project: Project,
+) -> None:
+    """The crash window between dlt uploading a load's state and writing its completion record."""
+    project.write_workbook([ORDERS])
+    assert project.ingest("run").exit_code == 0
+    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
+        connection.execute(
+            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
+            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    assert project.ingest("run").exit_code == 0
+    loads = sorted((project.path / "lake" / "demo" / "_dlt_loads").glob("*.jsonl"))
+    loads[-1].unlink()  # the second load's files and state are in the lake, its completion record is not
+    shutil.rmtree(project.path / ".dlt" / "pipelines")  # ... and the machine's working folder is gone
+
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    warnings = project.audit_rows()[-1]["warnings"]
+    assert "ignored 1 stored state(s) of a load that never completed" in warnings
+    assert "removed 1 file(s) of a load that never completed" in warnings
+    ids = project.read_lake("demo", "orders")["id"].to_pylist()  # a naive reader: every file
+    assert len(ids) == len(set(ids)) == 3025

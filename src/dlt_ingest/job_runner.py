@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -18,9 +19,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.config.model import Job
 from dlt_ingest.destinations.filesystem import LakeTarget
-from dlt_ingest.destinations.orphans import remove_orphan_files
-from dlt_ingest.errors import IngestError, SourceError
+from dlt_ingest.destinations.orphans import remove_orphan_files, remove_unfinished_states
+from dlt_ingest.errors import IngestError, JobError, SourceError
 from dlt_ingest.fault_points import pipeline_kwargs
+from dlt_ingest.retry import is_transient
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.redaction import redact
 from dlt_ingest.sources import REGISTRY
@@ -92,6 +94,19 @@ def one_line_reason(exc: BaseException) -> str:
     step = exc.step if isinstance(exc, PipelineStepFailed) else ""
     where = _LAKE_STEPS.get(step, "")  # a storage error alone does not say it was the lake
     return redact(where + (f"{type(root).__name__}: {first}" if first else type(root).__name__))
+
+
+def _reading_lake_state(step: Callable[[dlt.Pipeline], list[str]], pipeline: dlt.Pipeline) -> list[str]:
+    """Run a step that reads the lake's state folders; a storage failure reads like dlt's own sync step."""
+    try:
+        return step(pipeline)
+    except IngestError:
+        raise
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        error = JobError(redact(_LAKE_STEPS["sync"] + type(exc).__name__ + (f": {lines[0]}" if lines else "")))
+        error.transient = is_transient(exc)
+        raise error from exc
 
 
 def incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
@@ -252,7 +267,10 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         pipelines_dir=pipelines_dir,
         **pipeline_kwargs(),  # test-only crash points (DLT_INGEST_TEST_CRASH_AT); empty otherwise
     )
+    unfinished = _reading_lake_state(remove_unfinished_states, pipeline)  # never restore past lost rows
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
+    if unfinished:
+        result.warnings.append(f"ignored {len(unfinished)} stored state(s) of a load that never completed")
     resumed = _finish_pending_loads(pipeline, job)
     if resumed:
         result.warnings.append(resumed)

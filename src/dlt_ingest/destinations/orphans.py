@@ -16,6 +16,7 @@ import dlt
 log = logging.getLogger("dlt_ingest.job")
 
 LOADS_FOLDER = "_dlt_loads"
+STATE_FOLDER = "_dlt_pipeline_state"
 
 
 def _load_id_of(path: str) -> str:
@@ -60,4 +61,36 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
                     removed.append(path)
     if removed:
         log.warning("removed %d file(s) of a load that never completed: %s", len(removed), ", ".join(removed))
+    return removed
+
+
+def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
+    """Delete this pipeline's stored states whose load never completed, before state is restored.
+
+    dlt uploads the state file with the other files of a load and writes the completion record last, and
+    it restores the NEWEST state file whether or not its load completed. A run killed in between on a
+    machine whose working folder is then lost would make the next run start after rows that no completed
+    load holds (and `remove_orphan_files` would then delete them). Dropping such states first makes the
+    next run restore the last completed state and extract those rows again.
+    """
+    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    removed: list[str] = []
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client  # the filesystem destination's client
+        fs = client.fs_client
+        folder = client.get_table_dir(STATE_FOLDER).rstrip("/")
+        fs.invalidate_cache()
+        if not fs.exists(folder):
+            return []
+        completed = _completed_load_ids(fs, client.dataset_path)
+        for path in fs.ls(folder, detail=False):
+            parts = path.rstrip("/").rsplit("/", 1)[-1].split("__")  # <pipeline>__<load_id>__<hash>.jsonl
+            if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
+                continue
+            if parts[1] not in completed and parts[1] not in pending:
+                fs.rm(path)
+                removed.append(path)
+    if removed:
+        log.warning("removed %d stored state(s) of a load that never completed: %s", len(removed),
+                    ", ".join(removed))
     return removed
