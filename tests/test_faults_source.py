@@ -169,7 +169,8 @@ def test_api_dropping_the_connection_mid_page_fails_the_job_and_the_next_run_loa
     failed = rows["shop.items"]
     assert failed["status"] == "FAILED" and failed["watermark_end"] == ""
     reason = failed["error_message"]
-    assert reason.startswith(f"cannot reach {dropping_api.url}/api after 2 attempt(s) (ChunkedEncodingError: "), reason
+    assert reason.startswith(f"the connection to {dropping_api.url}/api broke off in the middle of a response "
+                             "after 2 attempt(s) (ChunkedEncodingError: "), reason
     assert "\n" not in reason
     assert "Traceback" not in broken.output
     lake = LocalLake(project)

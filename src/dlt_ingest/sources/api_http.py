@@ -18,6 +18,7 @@ from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_STATUS, Client
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from requests import PreparedRequest, RequestException, Response, Session
+from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 
 from dlt_ingest.errors import SourceError
 from dlt_ingest.secrets.redaction import redact
@@ -118,6 +119,12 @@ class FailureTranslator:
 
     def unreachable(self, exc: RequestException) -> ApiUnreachable:
         reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if isinstance(exc, ChunkedEncodingError | ContentDecodingError):  # the server answered, then broke off
+            return ApiUnreachable(
+                f"{self.prefix}the connection to {self.base_url} broke off in the middle of a response after "
+                f"{self.settings.max_attempts} attempt(s) ({type(exc).__name__}: {reason[:200]}): the server or "
+                f"a proxy closed it; try again later or lower the page size"
+            )
         return ApiUnreachable(
             f"{self.prefix}cannot reach {self.base_url} after {self.settings.max_attempts} attempt(s) "
             f"({type(exc).__name__}: {reason[:200]}): check base_url and the network"
