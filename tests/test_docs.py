@@ -36,3 +36,19 @@ def test_readme_shows_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "./scripts/demo" in text and "./scripts/test" in text
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _relative_links() -> list[tuple[str, str]]:
+    import re
+
+    links = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" not in target and not target.startswith("mailto:"):
+                links.append((page.relative_to(ROOT).as_posix(), target))
+    return links
+
+
+@pytest.mark.parametrize(("page", "target"), _relative_links())
+def test_every_relative_link_in_the_docs_resolves(page: str, target: str) -> None:
+    assert ((ROOT / page).parent / target).exists(), f"{page} links to missing {target}"
