@@ -77,6 +77,7 @@ class AdbcTableLoader(BaseTableLoader):
     """dlt table loader that reads through ADBC; dlt's own query (columns, cursor filter, order) is kept."""
 
     readers: int = 2  # parallel key-range reads of a large FULL table; 1 reads in one stream
+    connect_timeout: int | None = None  # seconds, as libpq's connect_timeout
 
     def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
         decimals = decimal_targets(self.table)
@@ -94,7 +95,10 @@ class AdbcTableLoader(BaseTableLoader):
     def _connect(self) -> Any:
         import adbc_driver_postgresql.dbapi as adbc
 
-        return adbc.connect(self.get_connection_url())
+        url = self.engine.url._replace(drivername="postgresql")
+        if self.connect_timeout:
+            url = url.update_query_dict({"connect_timeout": str(self.connect_timeout)})
+        return adbc.connect(url.render_as_string(hide_password=False))
 
     def _read(self, sql: str, decimals: dict[str, pa.DataType], required: frozenset[str]) -> Iterator[pa.Table]:
         with self._connect() as connection, connection.cursor() as cursor:

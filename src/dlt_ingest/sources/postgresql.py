@@ -72,7 +72,7 @@ class PostgresSource(DatabaseSource):
         return problems
 
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
-        return {"readers": max(1, int(credentials.parallel_reads))}
+        return {"readers": max(1, int(credentials.parallel_reads)), "connect_timeout": int(credentials.connect_timeout)}
 
     def choose_backend(self, credentials: Any, columns: list[dict[str, Any]]) -> str:
         if credentials.backend != "auto":
