@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from openpyxl import load_workbook
+
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
 from test_workbook_validation import make_workbook, row
@@ -48,3 +52,28 @@ def test_run_with_invalid_workbook_runs_nothing_and_exits_2(project: Project) ->
     assert result.exit_code == 2
     assert not (project.path / "lake").exists()
     assert not (project.path / "metadata").exists()
+
+
+def _cell_values(path: Path) -> list[list[object]]:
+    book = load_workbook(path)
+    try:
+        return [[c.value for c in row] for sheet in book.worksheets for row in sheet.iter_rows()]
+    finally:
+        book.close()
+
+
+def test_init_config_writes_a_valid_workbook_and_never_overwrites_silently(project: Project) -> None:
+    first = project.ingest("init-config", "new.xlsx")
+    assert first.exit_code == 0
+    assert project.ingest("validate-config", "--config", "new.xlsx").exit_code == 0
+    again = project.ingest("init-config", "new.xlsx")
+    assert again.exit_code == 2
+    assert again.stderr.strip() == (
+        "Error: new.xlsx already exists: pass --force to overwrite it, or choose another path")
+    assert project.ingest("init-config", "new.xlsx", "--force").exit_code == 0
+
+
+def test_shipped_workbook_is_what_init_config_writes(project: Project) -> None:
+    shipped = Path(__file__).resolve().parent.parent / "config" / "ingestion_config.xlsx"
+    assert project.ingest("init-config", "fresh.xlsx").exit_code == 0
+    assert _cell_values(shipped) == _cell_values(project.path / "fresh.xlsx"), "run: ingest init-config --force"

@@ -122,18 +122,9 @@ def init_config(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a fresh workbook: headers with comments, drop-downs, demo rows and one template row per type."""
-    from dlt_ingest.config.template import write_workbook
-    from dlt_ingest.errors import ConfigError
-    from dlt_ingest.sources import REGISTRY
+    from dlt_ingest.config.template import init_workbook
 
-    def write() -> None:
-        from pathlib import Path
-
-        if Path(path).exists() and not force:
-            raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
-        write_workbook(path, source_types=REGISTRY.known_types())
-
-    guarded(write)
+    guarded(lambda: init_workbook(path, force))
     console.print(f"[green]Wrote {path}[/green] (check it with: ingest validate-config --config {path})")
 
 

@@ -58,6 +58,16 @@ INSTRUCTIONS = (
 )
 
 
+def init_workbook(path: str | Path, force: bool = False) -> Path:
+    """`ingest init-config`: the demo rows, one disabled example per source type, every registered type."""
+    from dlt_ingest.errors import ConfigError
+    from dlt_ingest.sources import REGISTRY
+
+    if Path(path).exists() and not force:
+        raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
+    return write_workbook(path, source_types=REGISTRY.known_types())
+
+
 def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS + TEMPLATE_ROWS,
                    source_types: Sequence[str] = ()) -> Path:
     """Write a fresh workbook with the given job rows."""
