@@ -269,6 +269,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
     )
     unfinished = _reading_lake_state(remove_unfinished_states, pipeline)  # never restore past lost rows
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
+    pipeline._state_restored = True  # what `run` sets after its own sync: spares a second listing of the lake
     if unfinished:
         result.warnings.append(f"ignored {len(unfinished)} stored state(s) of a load that never completed")
     resumed = _finish_pending_loads(pipeline, job)
