@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.secrets.redaction import register_secret
 from test_workbook_validation import make_workbook, row
 
 
@@ -77,3 +79,17 @@ def test_shipped_workbook_is_what_init_config_writes(project: Project) -> None:
     shipped = Path(__file__).resolve().parent.parent / "config" / "ingestion_config.xlsx"
     assert project.ingest("init-config", "fresh.xlsx").exit_code == 0
     assert _cell_values(shipped) == _cell_values(project.path / "fresh.xlsx"), "run: ingest init-config --force"
+
+
+def test_an_unexpected_error_is_one_line_without_traceback(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlt_ingest.cli
+
+    def broken(path: str) -> None:
+        raise RuntimeError("boom with canary-secret-77")
+
+    monkeypatch.setattr(dlt_ingest.cli, "load_workbook", broken)  # a seam: no real part can be this broken
+    register_secret("canary-secret-77")
+    result = project.ingest("validate-config")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Internal error: RuntimeError: boom with ***. Run again with --debug for the traceback and report it.")

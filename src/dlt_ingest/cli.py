@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -61,6 +62,8 @@ def guarded(call: Callable[[], T]) -> T:
     """The one error boundary: expected errors become red lines and exit codes, tracebacks need --debug."""
     try:
         return call()
+    except (click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise  # typer's own exits and usage errors pass through untouched
     except IngestError as exc:
         if _state["debug"]:
             logging.getLogger("dlt_ingest").exception("debug traceback")
@@ -68,6 +71,14 @@ def guarded(call: Callable[[], T]) -> T:
         raise  # unreachable: _fail exits
     except KeyboardInterrupt:
         err_console.print("[red]Interrupted.[/red]")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # a bug, not the user's doing: one line, the traceback only with --debug
+        if _state["debug"]:
+            raise
+        lines = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        err_console.print(f"Internal error: {redact(detail)}. Run again with --debug for the traceback and "
+                          f"report it.", style="red", markup=False)
         raise typer.Exit(1) from None
 
 
