@@ -36,15 +36,20 @@ def _configure(project: Project, postgres: Any, port: int, password: str | None 
                              "load_type": "FULL", "enabled": "Y"}])
 
 
+def _run_behind_proxy(project: Project, postgres: Any, drop_first: int) -> Any:
+    """`ingest run` against the real server through a proxy that drops its first connections."""
+    proxy = TcpProxy(postgres.host, postgres.port, drop_first=drop_first).start()
+    try:
+        _configure(project, postgres, proxy.port)
+        return project.ingest("run")
+    finally:
+        proxy.stop()
+
+
 def test_source_that_fails_twice_then_succeeds_is_recorded_with_three_attempts(
     project: Project, postgres: Any, retry_db: str
 ) -> None:
-    proxy = TcpProxy(postgres.host, postgres.port, drop_first=2).start()
-    try:
-        _configure(project, postgres, proxy.port)
-        result = project.ingest("run")
-    finally:
-        proxy.stop()
+    result = _run_behind_proxy(project, postgres, drop_first=2)
     assert result.exit_code == 0, result.output
     [row] = project.audit_rows()
     assert (row["status"], row["attempts"], row["rows_processed"]) == ("SUCCESS", "3", "500")
@@ -56,12 +61,7 @@ def test_source_that_fails_twice_then_succeeds_is_recorded_with_three_attempts(
 def test_transient_failures_past_the_limit_fail_the_job_after_three_attempts(
     project: Project, postgres: Any, retry_db: str
 ) -> None:
-    proxy = TcpProxy(postgres.host, postgres.port, drop_first=1000).start()
-    try:
-        _configure(project, postgres, proxy.port)
-        result = project.ingest("run")
-    finally:
-        proxy.stop()
+    result = _run_behind_proxy(project, postgres, drop_first=1000)
     assert result.exit_code == 1
     [row] = project.audit_rows()
     assert (row["status"], row["attempts"]) == ("FAILED", "3")

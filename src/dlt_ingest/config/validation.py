@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import urllib.parse
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dlt_ingest.config.columns import COLUMNS_BY_NAME, SHEET_NAME
+from dlt_ingest.config.json_cells import JsonCellError, load_json_object
 from dlt_ingest.config.model import Job, LoadType, WatermarkValue, lake_name
 from dlt_ingest.config.workbook import RawRow, RawSheet, read_sheet
 from dlt_ingest.errors import CellProblem, WorkbookValidationError
@@ -144,17 +144,13 @@ def parse_datetime(value: Any) -> Any:
 
 def parse_json_object(value: Any) -> dict[str, Any]:
     """A JSON object typed into a cell, e.g. `{"per_page": 100}`."""
-    text = _text(value)
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CellValueError(
-            f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {text[:60]}; write an object such as "
-            f'{{"per_page": 100}} with double quotes'
-        ) from None
-    if not isinstance(parsed, dict):
-        raise CellValueError(f"is JSON but not an object: {text[:60]}; write an object such as {{\"per_page\": 100}}")
-    return parsed
+        return load_json_object(_text(value), 'write an object such as {"per_page": 100} with double quotes')
+    except JsonCellError as exc:
+        if exc.not_object:
+            raise CellValueError(f"is JSON but not an object: {exc}; write an object such as "
+                                 f'{{"per_page": 100}}') from None
+        raise CellValueError(str(exc)) from None
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")

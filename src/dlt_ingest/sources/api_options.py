@@ -15,6 +15,7 @@ from dlt.common import jsonpath
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from dlt.sources.rest_api.config_setup import PAGINATOR_MAP, create_paginator
 
+from dlt_ingest.config.json_cells import JsonCellError, load_json_object
 from dlt_ingest.config.model import Job, WatermarkValue
 
 # the names a workbook may use; `json_response` is dlt's deprecated alias of json_link
@@ -36,14 +37,9 @@ def parse_paginator(cell: Any) -> dict[str, Any] | None:
         text = str(cell).strip()
         if text.startswith("{"):
             try:
-                config = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ApiOptionError(
-                    f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {text[:60]}; write e.g. "
-                    f'{{"type": "offset", "limit": 100}} with double quotes'
-                ) from None
-            if not isinstance(config, dict):
-                raise ApiOptionError(f"is not a JSON object: {text[:60]}; {DOCS}")
+                config = load_json_object(text, 'write e.g. {"type": "offset", "limit": 100} with double quotes')
+            except JsonCellError as exc:
+                raise ApiOptionError(f"is not a JSON object: {exc}; {DOCS}" if exc.not_object else str(exc)) from None
         else:
             config = {"type": text}
     kind = config.get("type")
