@@ -9,6 +9,7 @@ from deltalake import DeltaTable
 
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.demo import add_new_orders
 
 ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
 
@@ -16,9 +17,7 @@ ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
 def _touch_orders(project: Project) -> None:
     with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
         connection.execute("UPDATE orders SET status = 'refunded', updated_at = '2031-01-01 00:00:00' WHERE id <= 10")
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2031-01-01 00:00:00' FROM orders WHERE id <= 5")
+    add_new_orders(project.path / "data" / "demo.sqlite", 5, "2031-01-01 00:00:00")
 
 
 @pytest.mark.parametrize("enable", ["row", "setting"])

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dlt_ingest.config.template import DEMO_ROWS, write_workbook
-from dlt_ingest.demo import build_demo_database
+from dlt_ingest.demo import add_new_orders, build_demo_database
 from dlt_ingest.durable import StagedFolder
 from secret_stores import shared_workspace
 from services.databricks_api import TOKEN
@@ -131,10 +131,8 @@ def test_two_cluster_runs_load_exactly_once_and_keep_logs_and_audit_in_the_bucke
         "ingest-job: run failed with exit code 1 (1 = a job failed, 2 = configuration error)")
     assert all(p.startswith("tmp/dlt-ingest/pipelines/") for p in first.local_disk), first.local_disk
 
+    add_new_orders(databricks.database, 25, "2030-01-01 00:00:00")
     with sqlite3.connect(databricks.database) as connection:
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
         connection.execute("CREATE TABLE ghost (id INTEGER PRIMARY KEY, label TEXT)")
         connection.executemany("INSERT INTO ghost VALUES (?, ?)", [(1, "a"), (2, "b")])
 

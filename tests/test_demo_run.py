@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.demo import add_new_orders
 
 LAYOUT = re.compile(r"^(?P<table>[a-z_]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/\d+\.\d+\.[0-9a-f]+\.parquet$")
 
@@ -77,10 +78,7 @@ def test_audit_has_the_guide_columns_first_and_one_row_per_job(project: Project)
 def test_second_incremental_run_loads_only_new_rows(project: Project) -> None:
     project.write_workbook(DEMO_ROWS)
     assert project.ingest("run", "--select", "demo.orders").exit_code == 0
-    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    add_new_orders(project.path / "data" / "demo.sqlite", 25, "2030-01-01 00:00:00")
     second = project.ingest("run", "--select", "demo.orders")
     assert second.exit_code == 0, second.output
     audit = [r for r in project.audit_rows() if r["job_name"] == "demo.orders"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 from typing import Any
 
 import pytest
 
 from conftest import Project
 from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.demo import add_new_orders
 from lake_backends import AzuriteLake, LocalLake, local_dlt_folders
 
 DAY_1, DAY_2 = "2026-02-11T10:00:00Z", "2026-02-12T10:00:00Z"
@@ -65,10 +65,7 @@ def test_incremental_run_after_wiping_local_state_loads_only_new_rows(
     project.write_workbook(DEMO_ROWS)
     on_day(monkeypatch, DAY_1)
     assert project.ingest("run", "--select", "demo.orders").exit_code == 0
-    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    add_new_orders(project.path / "data" / "demo.sqlite", 25, "2030-01-01 00:00:00")
     for folder in local_dlt_folders(project):
         assert folder.exists()
         shutil.rmtree(folder)  # a fresh job cluster: only the lake remembers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import dlt
@@ -11,6 +10,7 @@ import dlt
 from conftest import Project
 from dlt_ingest.config import load_workbook
 from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.demo import add_new_orders
 from dlt_ingest.destinations.filesystem import lake_target
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.sources import REGISTRY
@@ -35,10 +35,7 @@ def _leave_pending_package(project: Project) -> str:
 def test_next_run_completes_the_pending_package_and_still_loads_every_row_once(project: Project) -> None:
     project.write_workbook([ORDERS])
     assert project.ingest("run").exit_code == 0
-    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    add_new_orders(project.path / "data" / "demo.sqlite", 25, "2030-01-01 00:00:00")
     load_id = _leave_pending_package(project)
     result = project.ingest("run")
     assert result.exit_code == 0, result.output
@@ -69,10 +66,7 @@ def test_state_of_a_load_that_never_completed_is_not_restored_after_the_working_
     """The crash window between dlt uploading a load's state and writing its completion record."""
     project.write_workbook([ORDERS])
     assert project.ingest("run").exit_code == 0
-    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
-        connection.execute(
-            "INSERT INTO orders SELECT id + 10000, customer_id, product_id, quantity, unit_price, total, status, "
-            "note, created_at, '2030-01-01 00:00:00' FROM orders WHERE id <= 25")
+    add_new_orders(project.path / "data" / "demo.sqlite", 25, "2030-01-01 00:00:00")
     assert project.ingest("run").exit_code == 0
     loads = sorted((project.path / "lake" / "demo" / "_dlt_loads").glob("*.jsonl"))
     loads[-1].unlink()  # the second load's files and state are in the lake, its completion record is not
