@@ -65,7 +65,7 @@ def fast_table(pg: Any) -> str:
     return "fast_types"
 
 
-@pytest.mark.parametrize("backend", ["pyarrow", "adbc", "auto"])
+@pytest.mark.parametrize("backend", ["pyarrow", "adbc", "duckdb", "auto"])
 def test_every_backend_lands_the_same_exact_values(project: Project, pg: Any, fast_table: str, backend: str) -> None:
     project.append_config(_secrets(pg, "pg", backend=backend), "secrets.toml")
     project.write_workbook([_job("pg", "public", fast_table)])
@@ -86,12 +86,12 @@ def _columns(pg: Any, table: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(("ddl", "expected"), [
-    ("id bigint, price numeric(12,2), at timestamptz, note varchar(5)", "adbc"),
+    ("id bigint, price numeric(12,2), at timestamptz, note varchar(5)", "duckdb"),
     ("id bigint, amount numeric", "pyarrow"),  # no declared scale: only the pyarrow backend fails loudly
     ("id bigint, doc jsonb", "pyarrow"),
     ("id bigint, ref uuid", "connectorx"),
 ])
-def test_auto_backend_takes_adbc_only_when_every_column_type_stays_exact(pg: Any, ddl: str, expected: str) -> None:
+def test_auto_backend_takes_the_duckdb_and_adbc_path_only_when_every_column_type_stays_exact(pg: Any, ddl: str, expected: str) -> None:
     table = f"auto_{abs(hash(ddl)) % 10_000}"
     _events(pg, table, [f"CREATE TABLE {{table}} ({ddl})"])
     credentials = SimpleNamespace(backend="auto")
@@ -125,7 +125,7 @@ def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
 
 
 @pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
-    ("auto", None, "adbc"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"), ("pyarrow", "auto", "pyarrow"),
+    ("auto", None, "duckdb"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"), ("pyarrow", "auto", "pyarrow"),
 ])
 def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg: Any, fast_table: str,
                                                            caplog: pytest.LogCaptureFixture, source_backend: str,

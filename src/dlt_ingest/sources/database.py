@@ -7,7 +7,7 @@ character in a password works) and which backend extracts it fastest while keepi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -27,7 +27,7 @@ from dlt_ingest.sources.sql_types import exact_table, exact_type
 
 DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
-BACKENDS = ("auto", "pyarrow", "connectorx", "adbc")
+BACKENDS = ("auto", "pyarrow", "connectorx", "adbc", "duckdb")
 
 log = logging.getLogger("dlt_ingest.sources")
 
@@ -85,6 +85,10 @@ class DatabaseSource(SourceModule):
         """Class attributes for the table loader (e.g. how many parallel reads the fast path may open)."""
         return {}
 
+    def table_adapter(self, backend: str) -> Callable[[sa.Table], None]:
+        """dlt `table_adapter_callback` for `backend`: the reflected table as the lake should see it."""
+        return exact_table
+
     def table_resource(self, job: Job, engine: Engine, backend: str,
                        incremental: dlt.sources.incremental[Any] | None, target: str,
                        settings: dict[str, Any] | None = None) -> Any:
@@ -96,11 +100,11 @@ class DatabaseSource(SourceModule):
             schema=job.schema_name,
             incremental=incremental,
             chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
-            backend="pyarrow" if backend == "adbc" else backend,  # type: ignore[arg-type]
+            backend="pyarrow" if backend in ("adbc", "duckdb") else backend,  # type: ignore[arg-type]
             backend_kwargs=kwargs,
             reflection_level="full_with_precision",
             type_adapter_callback=exact_type,
-            table_adapter_callback=exact_table,
+            table_adapter_callback=self.table_adapter(backend),
             primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
             write_disposition="append",
             table_loader_class=guarded_loader(backend, job.name, target, settings),
@@ -196,9 +200,10 @@ def _guard(job: Job, target: str, action: Any) -> Any:
 
 
 def _is_read_failure(exc: BaseException) -> bool:
-    """Driver, connectorx and ADBC errors; connectorx reports some as a Rust panic (not an `Exception`)."""
+    """Driver, connectorx, ADBC and DuckDB errors; connectorx reports some as a Rust panic (not an `Exception`)."""
     return isinstance(exc, sa.exc.SQLAlchemyError | OSError | RuntimeError) or type(exc).__name__ in (
-        "PanicException", "OperationalError", "ProgrammingError", "InternalError", "DatabaseError")
+        "PanicException", "OperationalError", "ProgrammingError", "InternalError", "DatabaseError") or (
+        type(exc).__module__.lstrip("_").startswith("duckdb"))
 
 
 def guarded_loader(backend: str, job_name: str, target: str,
@@ -211,6 +216,10 @@ def guarded_loader(backend: str, job_name: str, target: str,
         from dlt_ingest.sources.pg_fast import AdbcTableLoader
 
         base = AdbcTableLoader
+    elif backend == "duckdb":
+        from dlt_ingest.sources.pg_duckdb import DuckDbTableLoader
+
+        base = DuckDbTableLoader
 
     class GuardedLoader(base):  # type: ignore[valid-type,misc]
         def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:

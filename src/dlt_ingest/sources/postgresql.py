@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,9 @@ from sqlalchemy.engine import URL
 
 from dlt_ingest.sources.base import register
 from dlt_ingest.sources.database import BACKENDS, CONNECT_TIMEOUT_SECONDS, DatabaseSource
+from dlt_ingest.sources.pg_duckdb import duckdb_available, nullable_table
 from dlt_ingest.sources.pg_fast import adbc_keeps
+from dlt_ingest.sources.sql_types import exact_table
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -34,7 +37,7 @@ class PostgresCredentials(BaseConfiguration):
     username: str = None  # type: ignore[assignment]
     password: str = None  # type: ignore[assignment]
     sslmode: str | None = None  # disable, allow, prefer, require, verify-ca, verify-full
-    backend: str = "auto"  # auto (adbc, else connectorx, when every column type allows), pyarrow, connectorx, adbc
+    backend: str = "auto"  # auto (duckdb, else adbc, else connectorx, as column types allow), pyarrow, connectorx, adbc, duckdb
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
     parallel_reads: int = 2  # adbc: connections reading key ranges of a large FULL table at once
 
@@ -51,7 +54,7 @@ def connectorx_keeps(columns: list[dict[str, Any]]) -> bool:
 class PostgresSource(DatabaseSource):
     type_name = "postgresql"
     credentials_spec = PostgresCredentials
-    backends = ("pyarrow", "connectorx", "adbc")
+    backends = ("pyarrow", "connectorx", "adbc", "duckdb")
 
     def url(self, credentials: Any) -> URL:
         query = {"sslmode": credentials.sslmode} if credentials.sslmode else {}
@@ -74,11 +77,21 @@ class PostgresSource(DatabaseSource):
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
         return {"readers": max(1, int(credentials.parallel_reads)), "connect_timeout": int(credentials.connect_timeout)}
 
+    def table_adapter(self, backend: str) -> Callable[[sa.Table], None]:
+        if backend != "duckdb":
+            return exact_table
+
+        def duckdb_table(table: sa.Table) -> None:
+            exact_table(table)
+            nullable_table(table)
+
+        return duckdb_table
+
     def choose_backend(self, credentials: Any, columns: list[dict[str, Any]]) -> str:
         if credentials.backend != "auto":
             return str(credentials.backend)
         if importlib.util.find_spec("adbc_driver_postgresql") is not None and adbc_keeps(columns):
-            return "adbc"
+            return "duckdb" if duckdb_available() else "adbc"
         if importlib.util.find_spec("connectorx") is not None and connectorx_keeps(columns):
             return "connectorx"
         return "pyarrow"

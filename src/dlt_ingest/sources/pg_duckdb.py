@@ -1,0 +1,136 @@
+"""FULL snapshots of PostgreSQL tables through DuckDB's PostgreSQL scanner, written straight to Parquet.
+
+DuckDB reads the table with binary COPY over ctid ranges on parallel connections in one snapshot, and
+encodes Parquet on every core; that is the fastest copy this machine can make (it is the benchmark's
+floor). The files are handed to dlt as file imports (`dlt.mark.with_file_import`), so dlt still owns the
+load package, the lake layout, the schema and the state: nothing is written twice. Incremental windows
+are small and need dlt's cursor bookkeeping on every row, so they stream through ADBC as before.
+
+Values stay exact: `numeric(p, s)` becomes DuckDB `DECIMAL(p, s)` (p <= 38, the same rule as ADBC),
+`timestamptz` a UTC timestamp, `smallint` is widened to integer as the other backends land it. DuckDB
+writes every Parquet column as nullable, so the lake schema of this backend marks every column
+nullable (dlt would otherwise rewrite each file to make NOT NULL columns required).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from dlt_ingest.sources.pg_fast import AdbcTableLoader
+
+log = logging.getLogger("dlt_ingest.sources")
+
+FILE_SIZE = "256MB"  # one lake file per ~256 MB of Parquet; DuckDB rolls files while it writes
+MEMORY_LIMIT = "100MB"  # DuckDB's buffers; the COPY streams, so this bounds the run's peak memory
+
+
+def extension_path() -> Path | None:
+    """The postgres_scanner extension shipped in the `duckdb-extension-postgres-scanner` wheel (no download)."""
+    if importlib.util.find_spec("duckdb") is None or importlib.util.find_spec(
+            "duckdb_extension_postgres_scanner") is None:
+        return None
+    import duckdb
+    import duckdb_extension_postgres_scanner
+
+    path = (Path(duckdb_extension_postgres_scanner.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+            / "postgres_scanner.duckdb_extension")
+    return path if path.exists() else None
+
+
+def duckdb_available() -> bool:
+    return extension_path() is not None
+
+
+def nullable_table(table: sa.Table) -> None:
+    """Table adapter: every column nullable in the lake schema, as DuckDB writes Parquet."""
+    for column in table.columns:
+        column.nullable = True
+
+
+def _literal(value: Any) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DuckDbTableLoader(AdbcTableLoader):
+    """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
+
+    def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
+        query = self.make_query()
+        if self.incremental is not None or self.limit is not None or not isinstance(query, sa.Select) or (
+                query.whereclause is not None):
+            yield from super().load_rows(backend_kwargs)
+            return
+        yield from self._snapshot_files([column.name for column in query.selected_columns])
+
+    def _snapshot_files(self, columns: list[str]) -> Iterator[Any]:
+        import dlt
+        import pyarrow.parquet as pq
+
+        folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
+        try:
+            rows = self._copy_to_parquet(columns, folder)
+            files = sorted(folder.glob("*.parquet"))
+            log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.table.name, rows, len(files))
+            for path in files:
+                metadata = pq.read_metadata(path)
+                if metadata.num_rows:
+                    # the empty table carries the file's Arrow schema through the resource's pipe steps
+                    # (which drop an item of None) and lets dlt's Arrow extractor check it against the schema
+                    empty = metadata.schema.to_arrow_schema().empty_table()
+                    yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows, hints=empty)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _copy_to_parquet(self, columns: list[str], folder: Path) -> int:
+        import duckdb
+
+        select = ", ".join(self._column_expression(name) for name in columns)
+        source = f"src.{_identifier(self._schema_name())}.{_identifier(self.table.name)}"
+        with duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False}) as db:
+            db.execute(f"LOAD {_literal(extension_path())}")
+            db.execute("SET TimeZone = 'UTC'")
+            db.execute(self._secret_statement())
+            db.execute(f"ATTACH {_literal(self._connection_options())} AS src (TYPE postgres, READ_ONLY, SECRET pg)")
+            result = db.execute(f"COPY (SELECT {select} FROM {source}) TO {_literal(folder)} "
+                                f"(FORMAT parquet, FILE_SIZE_BYTES {_literal(FILE_SIZE)})").fetchone()
+        return int(result[0]) if result else 0
+
+    def _column_expression(self, name: str) -> str:
+        column = self.table.columns[name]
+        if isinstance(column.type, sa.SmallInteger):  # the other backends land smallint as int32
+            return f"CAST({_identifier(name)} AS INTEGER) AS {_identifier(name)}"
+        return _identifier(name)
+
+    def _schema_name(self) -> str:
+        if self.table.schema:
+            return str(self.table.schema)
+        with self.engine.connect() as connection:
+            return str(connection.execute(sa.text("SELECT current_schema()")).scalar())
+
+    def _secret_statement(self) -> str:
+        """A DuckDB secret holds the login, so no DuckDB message can repeat the password."""
+        url = self.engine.url
+        parts = {"HOST": url.host, "PORT": url.port, "DATABASE": url.database, "USER": url.username,
+                 "PASSWORD": url.password}
+        settings = ", ".join(f"{key} {_literal(value)}" for key, value in parts.items() if value is not None)
+        return f"CREATE TEMPORARY SECRET pg (TYPE postgres, {settings})"
+
+    def _connection_options(self) -> str:
+        """libpq options beyond the login (sslmode, connect_timeout), as a connection string."""
+        options = {key: value for key, value in self.engine.url.query.items() if isinstance(value, str)}
+        if self.connect_timeout:
+            options["connect_timeout"] = str(self.connect_timeout)
+        return " ".join(f"{key}={_literal(value)}" for key, value in options.items())
+
