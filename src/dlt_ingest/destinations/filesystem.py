@@ -9,18 +9,19 @@ secret names `adls-storage-account-name` / `adls-storage-account-key` are accept
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import dlt
 import pendulum
 from dlt.common.configuration.specs import AzureCredentials
 from dlt.common.destination import Destination
 
 from dlt_ingest.destinations.azure import is_azure_url
+from dlt_ingest.destinations.resolved import ResolvedOnceFilesystem
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.secrets.chain import is_secret_field, lookup_setting
 from dlt_ingest.secrets.redaction import register_secret
@@ -31,6 +32,7 @@ _SECTIONS = ("destination", "filesystem")
 _CREDENTIAL_SECTIONS = (*_SECTIONS, "credentials")
 GUIDE_ACCOUNT_NAMES = ("adls-storage-account-name", "adls_storage_account_name")
 GUIDE_ACCOUNT_KEYS = ("adls-storage-account-key", "adls_storage_account_key")
+_BUILD_LOCK = threading.Lock()
 
 
 def _is_local(url: str) -> bool:
@@ -50,6 +52,7 @@ class LakeTarget:
     current_datetime: pendulum.DateTime | None = None
     # fsspec kwargs (e.g. an emulator connection string), passed explicitly so dlt's trace never records them
     fs_kwargs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _built: dict[str, Destination[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -60,14 +63,19 @@ class LakeTarget:
         return is_azure_url(self.bucket_url)
 
     def destination(self) -> Destination[Any, Any]:
-        explicit: dict[str, Any] = {"bucket_url": self.bucket_url, "layout": self.layout}
-        if self.credentials is not None:
-            explicit["credentials"] = self.credentials
-        if self.current_datetime is not None:
-            explicit["current_datetime"] = self.current_datetime
-        if self.fs_kwargs is not None:
-            explicit["kwargs"] = self.fs_kwargs
-        return dlt.destinations.filesystem(**explicit)
+        """One destination per lake, shared by the run's jobs, so its resolved configuration is reused."""
+        with _BUILD_LOCK:
+            built = self._built.get("destination")
+            if built is None:
+                explicit: dict[str, Any] = {"bucket_url": self.bucket_url, "layout": self.layout}
+                if self.credentials is not None:
+                    explicit["credentials"] = self.credentials
+                if self.current_datetime is not None:
+                    explicit["current_datetime"] = self.current_datetime
+                if self.fs_kwargs is not None:
+                    explicit["kwargs"] = self.fs_kwargs
+                built = self._built["destination"] = ResolvedOnceFilesystem(**explicit)
+            return built
 
     def display(self) -> str:
         return self.bucket_url
