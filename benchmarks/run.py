@@ -173,21 +173,23 @@ def main() -> None:
                         help="TOML line added under [sources.bench], e.g. parallel_reads = 1")
     parser.add_argument("--dlt-config", default="", help="TOML appended to the project's .dlt/config.toml")
     parser.add_argument("--no-floor", action="store_true", help="skip the DuckDB floor")
+    parser.add_argument("--no-tables", action="store_true", help="skip the PostgreSQL tables (API comparison only)")
     parser.add_argument("--api-jobs", type=int, default=8, help="0 skips the API comparison")
     parser.add_argument("--api-pages", type=int, default=5)
     parser.add_argument("--api-latency", type=float, default=0.1)
     parser.add_argument("--json", help="also write the raw measurements here")
     args = parser.parse_args()
 
-    db = open_database(args.pg_url)
+    db = None if args.no_tables else open_database(args.pg_url)
     work = Path(tempfile.mkdtemp(prefix="dlt-ingest-bench-"))
     try:
         tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor,
                           tuple(args.source_setting))
-                  for rows in args.rows]
+                  for rows in args.rows] if db else []
         api = bench_api(args.api_jobs, args.api_pages, args.api_latency, args.repeat, work) if args.api_jobs else None
     finally:
-        db.stop()
+        if db:
+            db.stop()
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(tables, api))
