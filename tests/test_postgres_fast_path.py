@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Project
-from dlt_ingest.sources import pg_fast
+from dlt_ingest.sources import pg_duckdb, pg_fast
 from dlt_ingest.sources.postgresql import PostgresSource
 from services.postgres import PostgresDatabase, fresh_database
 from test_postgres_source import _events, _job, _secrets
@@ -91,7 +91,8 @@ def _columns(pg: Any, table: str) -> list[dict[str, Any]]:
     ("id bigint, doc jsonb", "pyarrow"),
     ("id bigint, ref uuid", "connectorx"),
 ])
-def test_auto_backend_takes_the_duckdb_and_adbc_path_only_when_every_column_type_stays_exact(pg: Any, ddl: str, expected: str) -> None:
+def test_auto_backend_takes_the_fast_path_only_when_every_column_type_stays_exact(pg: Any, ddl: str,
+                                                                                   expected: str) -> None:
     table = f"auto_{abs(hash(ddl)) % 10_000}"
     _events(pg, table, [f"CREATE TABLE {{table}} ({ddl})"])
     credentials = SimpleNamespace(backend="auto")
@@ -118,6 +119,60 @@ def test_key_range_reads_load_every_row_exactly_once(project: Project, pg: Any, 
     assert min(lake["at"].to_pylist()) == datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=1)
 
 
+def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(project: Project, pg: Any) -> None:
+    _events(pg, "many_pages", ["CREATE TABLE {table} (id bigint PRIMARY KEY, price numeric(12,2), note text)",
+                               "INSERT INTO {table} SELECT g, g / 100.0, repeat('x', 200) "
+                               "FROM generate_series(1, 40000) g"])  # ~1,300 pages: several scan tasks
+    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", "many_pages")])
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    lake = project.read_lake("pg", "many_pages")
+    assert sorted(lake["id"].to_pylist()) == list(range(1, 40001))
+    assert sum(lake["price"].to_pylist()) == sum(Decimal(g) / 100 for g in range(1, 40001))
+    assert project.audit_rows()[-1]["reconciliation"] == "MATCH"
+
+
+@pytest.mark.parametrize(("ddl", "row", "message"), [
+    ("id bigint, price numeric(12,2)", "(1, 'NaN')",
+     "column price of {table} holds NaN, which no decimal Parquet column can carry: replace it in the source "
+     "(for example with NULL)"),
+    ("id bigint, at timestamptz", "(1, 'infinity')",
+     "column at of {table} holds 'infinity' or '-infinity', which Parquet readers cannot show as a date: "
+     "replace it in the source (for example with NULL)"),
+    ("id bigint, day date", "(1, '-infinity')",
+     "column day of {table} holds 'infinity' or '-infinity', which Parquet readers cannot show as a date: "
+     "replace it in the source (for example with NULL)"),
+])
+def test_duckdb_snapshot_fails_on_a_value_it_would_change_and_lands_nothing(project: Project, pg: Any, ddl: str,
+                                                                             row: str, message: str) -> None:
+    table = f"odd_{abs(hash(ddl)) % 10_000}"
+    _events(pg, table, [f"CREATE TABLE {{table}} ({ddl})", "INSERT INTO {table} VALUES (2, NULL)",
+                        f"INSERT INTO {{table}} VALUES {row}"])
+    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", table)])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    assert project.audit_rows()[-1]["error_message"] == message.format(table=table)
+    assert not project.lake_files("pg", table)
+
+
+def test_duckdb_connection_failure_is_one_line_without_the_password(project: Project, pg: Any, fast_table: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = pg.password + "-canary"
+    login = pg_duckdb.DuckDbTableLoader._secret_statement
+    monkeypatch.setattr(pg_duckdb.DuckDbTableLoader, "_secret_statement",
+                        lambda self: login(self).replace(pg.password.replace("'", "''"), wrong))
+    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", fast_table)])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    error = project.audit_rows()[-1]["error_message"]
+    assert error.startswith(f"cannot read from {pg.host}/{pg.database_name}: ") and "\n" not in error
+    assert "password authentication failed" in error
+    assert wrong not in result.output and wrong not in project.all_output_text()
+
+
 def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
     batch = pa.record_batch({"price": pa.array(["1.234"])})
     with pytest.raises(pa.ArrowInvalid, match="data loss"):
@@ -125,7 +180,8 @@ def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
 
 
 @pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
-    ("auto", None, "duckdb"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"), ("pyarrow", "auto", "pyarrow"),
+    ("auto", None, "duckdb"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"),
+    ("pyarrow", "auto", "pyarrow"),
 ])
 def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg: Any, fast_table: str,
                                                            caplog: pytest.LogCaptureFixture, source_backend: str,

@@ -105,7 +105,7 @@ def _all_versions(pg: Any, table: str) -> list[tuple[int, int]]:
         return sorted(cursor.fetchall())
 
 
-@pytest.mark.parametrize("backend", ["pyarrow", "connectorx", "adbc"])
+@pytest.mark.parametrize("backend", ["pyarrow", "connectorx", "adbc", "duckdb"])
 def test_three_incremental_runs_load_each_row_version_exactly_once(project: Project, pg: Any, backend: str) -> None:
     table = f"events_{backend}"
     at = [(T0 + timedelta(minutes=m)).isoformat() for m in range(4)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dlt_ingest.errors import SourceError
 from dlt_ingest.sources.pg_fast import AdbcTableLoader
 
 log = logging.getLogger("dlt_ingest.sources")
@@ -64,6 +66,72 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class UnrepresentableValue(SourceError):
+    """A source value the DuckDB snapshot would change; the job fails instead of landing it."""
+
+
+class NumericNanCheck(threading.Thread):
+    """Looks for `NaN` in the table's numeric columns: DuckDB reads it as 0, the other backends fail on it.
+
+    One scan on PostgreSQL, run while DuckDB copies; a table without numeric columns costs nothing.
+    """
+
+    def __init__(self, engine: sa.Engine, table: sa.Table, columns: list[str]) -> None:
+        super().__init__(daemon=True, name=f"nan-check-{table.name}")
+        self.engine, self.table = engine, table
+        self.numeric = [name for name in columns if isinstance(table.columns[name].type, sa.Numeric)
+                        and not isinstance(table.columns[name].type, sa.Float)]
+        self.found: str | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self.numeric:
+            super().start()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.is_alive() or self.ident is not None:
+            super().join(timeout)
+
+    def run(self) -> None:
+        try:
+            nan = sa.literal("NaN", sa.Numeric())
+            with self.engine.connect() as connection:
+                for name in self.numeric:  # one LIMIT 1 scan per column stops at the first NaN
+                    column = self.table.columns[name]
+                    if connection.execute(sa.select(sa.literal(1)).where(column == nan).limit(1)).first():
+                        self.found = name
+                        return
+        except BaseException as exc:  # raised in the job's thread
+            self.error = exc
+
+    def raise_if_found(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        if self.found:
+            raise UnrepresentableValue(
+                f"column {self.found} of {self.table.name} holds NaN, which no decimal Parquet column can carry: "
+                f"replace it in the source (for example with NULL)")
+
+
+def _refuse_infinite_dates(metadata: Any, table: str) -> None:
+    """DuckDB writes PostgreSQL's +-infinity dates and timestamps as sentinels no Parquet reader can show."""
+    schema = metadata.schema.to_arrow_schema()
+    for index, field in enumerate(schema):
+        limit = _SENTINEL_LIMITS.get(str(field.type).split("[")[0])
+        if limit is None:
+            continue
+        for group in range(metadata.num_row_groups):
+            stats = metadata.row_group(group).column(index).statistics
+            if stats is not None and stats.has_min_max and max(abs(stats.min_raw), abs(stats.max_raw)) >= limit:
+                raise UnrepresentableValue(
+                    f"column {field.name} of {table} holds 'infinity' or '-infinity', which Parquet readers cannot "
+                    f"show as a date: replace it in the source (for example with NULL)")
+
+
+_SENTINEL_LIMITS = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}
+
+
 class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
@@ -80,18 +148,23 @@ class DuckDbTableLoader(AdbcTableLoader):
         import pyarrow.parquet as pq
 
         folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
+        nan_check = NumericNanCheck(self.engine, self.table, columns)
         try:
+            nan_check.start()  # on PostgreSQL, while DuckDB copies
             rows = self._copy_to_parquet(columns, folder)
+            nan_check.raise_if_found()
             files = sorted(folder.glob("*.parquet"))
             log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.table.name, rows, len(files))
             for path in files:
                 metadata = pq.read_metadata(path)
+                _refuse_infinite_dates(metadata, self.table.name)
                 if metadata.num_rows:
                     # the empty table carries the file's Arrow schema through the resource's pipe steps
                     # (which drop an item of None) and lets dlt's Arrow extractor check it against the schema
                     empty = metadata.schema.to_arrow_schema().empty_table()
                     yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows, hints=empty)
         finally:
+            nan_check.join()
             shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_to_parquet(self, columns: list[str], folder: Path) -> int:
@@ -104,8 +177,8 @@ class DuckDbTableLoader(AdbcTableLoader):
             db.execute("SET TimeZone = 'UTC'")
             db.execute(self._secret_statement())
             db.execute(f"ATTACH {_literal(self._connection_options())} AS src (TYPE postgres, READ_ONLY, SECRET pg)")
-            result = db.execute(f"COPY (SELECT {select} FROM {source}) TO {_literal(folder)} "
-                                f"(FORMAT parquet, FILE_SIZE_BYTES {_literal(FILE_SIZE)}, ROW_GROUP_SIZE {ROW_GROUP_SIZE})").fetchone()
+            options = f"FORMAT parquet, FILE_SIZE_BYTES {_literal(FILE_SIZE)}, ROW_GROUP_SIZE {ROW_GROUP_SIZE}"
+            result = db.execute(f"COPY (SELECT {select} FROM {source}) TO {_literal(folder)} ({options})").fetchone()
         return int(result[0]) if result else 0
 
     def _column_expression(self, name: str) -> str:

@@ -37,7 +37,8 @@ class PostgresCredentials(BaseConfiguration):
     username: str = None  # type: ignore[assignment]
     password: str = None  # type: ignore[assignment]
     sslmode: str | None = None  # disable, allow, prefer, require, verify-ca, verify-full
-    backend: str = "auto"  # auto (duckdb, else adbc, else connectorx, as column types allow), pyarrow, connectorx, adbc, duckdb
+    # auto (duckdb, else adbc, else connectorx, as column types allow), pyarrow, connectorx, adbc, duckdb
+    backend: str = "auto"
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
     parallel_reads: int = 2  # adbc: connections reading key ranges of a large FULL table at once
 
