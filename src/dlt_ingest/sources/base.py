@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -49,15 +50,25 @@ class SourceModule(ABC):
 class SourceRegistry:
     def __init__(self) -> None:
         self._modules: dict[str, SourceModule] = {}
+        self._declared: dict[str, str] = {}  # type name -> module that registers it when imported
 
     def register(self, module: SourceModule) -> SourceModule:
         self._modules[module.type_name] = module
         return module
 
+    def declare(self, type_name: str, python_module: str) -> None:
+        """A type whose module is imported (and registers itself) on first use, not at start-up.
+
+        Database modules pull in SQLAlchemy dialects and drivers; a run imports only the types it uses.
+        """
+        self._declared[type_name] = python_module
+
     def known_types(self) -> list[str]:
-        return sorted(self._modules)
+        return sorted({*self._modules, *self._declared})
 
     def get(self, type_name: str) -> SourceModule:
+        if type_name not in self._modules and type_name in self._declared:
+            importlib.import_module(self._declared[type_name])
         try:
             return self._modules[type_name]
         except KeyError:
@@ -68,7 +79,7 @@ class SourceRegistry:
             ) from None
 
     def __iter__(self) -> Iterator[SourceModule]:
-        return iter(self._modules.values())
+        return iter([self.get(name) for name in self.known_types()])
 
 
 REGISTRY = SourceRegistry()
