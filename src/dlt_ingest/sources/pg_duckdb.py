@@ -95,12 +95,11 @@ class NumericNanCheck(threading.Thread):
     def run(self) -> None:
         try:
             nan = sa.literal("NaN", sa.Numeric())
-            with self.engine.connect() as connection:
-                for name in self.numeric:  # one LIMIT 1 scan per column stops at the first NaN
-                    column = self.table.columns[name]
-                    if connection.execute(sa.select(sa.literal(1)).where(column == nan).limit(1)).first():
-                        self.found = name
-                        return
+            columns = [self.table.columns[name] for name in self.numeric]
+            found = sa.select(*[sa.func.bool_or(column == nan) for column in columns])
+            with self.engine.connect() as connection:  # one scan for every numeric column
+                flags = connection.execute(found).one()
+            self.found = next((name for name, flag in zip(self.numeric, flags, strict=True) if flag), None)
         except BaseException as exc:  # raised in the job's thread
             self.error = exc
 
