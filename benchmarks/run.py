@@ -89,7 +89,8 @@ def db_row(table: str, load_type: str, **extra: str) -> dict[str, Any]:
 def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: str, backend: str | None,
                 floor: bool, settings: tuple[str, ...] = ()) -> dict[str, Any]:
     table = ensure_table(db, rows)
-    result: dict[str, Any] = {"rows": rows, "floor": [], "full": [], "incremental": [], "incremental_rows": []}
+    result: dict[str, Any] = {"rows": rows, "floor": [], "full": [], "incremental": [], "incremental_rows": [],
+                              "incremental_empty": []}
     for round_no in range(repeat):
         if floor:
             out = work / "floor.parquet"
@@ -107,13 +108,14 @@ def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: 
         project = make_project(work / "incr", db, [db_row(table, "INCREMENTAL", watermark_column="updated_at",
                                                           last_watermark=start)], extra_config, backend, settings)
         ingest(project)
+        result["incremental_empty"].append(ingest(project))  # nothing new: the fixed cost of a run
         touched = touch_one_percent(db, table, round_no)
         result["incremental"].append(ingest(project))
         result["incremental_rows"].append((last_audit_rows(project), touched))
         shutil.rmtree(project)
         print(f"  {rows:>10,} round {round_no + 1}: " + ", ".join(
             f"{k} {result[k][-1].seconds:.2f}s {result[k][-1].peak_rss_mib:.0f}MiB"
-            for k in ("floor", "full", "incremental") if result[k]), flush=True)
+            for k in ("floor", "full", "incremental_empty", "incremental") if result[k]), flush=True)
     return result
 
 
@@ -146,15 +148,15 @@ def median(values: list[Measure], field: str) -> float:
 
 def report(tables: list[dict[str, Any]], api: dict[str, Any] | None) -> str:
     lines = ["| rows | DuckDB floor s | ingest FULL s | ratio | rows/s | peak RSS MiB (FULL) | floor RSS MiB "
-             "| INCREMENTAL 1% s | incr/FULL |", "|---|---|---|---|---|---|---|---|---|"]
+             "| INCREMENTAL 1% s | incr/FULL | INCREMENTAL, nothing new s |", "|---" * 10 + "|"]
     for t in tables:
         full = median(t["full"], "seconds")
         floor = median(t["floor"], "seconds") if t["floor"] else float("nan")
-        incr = median(t["incremental"], "seconds")
+        incr, empty = median(t["incremental"], "seconds"), median(t["incremental_empty"], "seconds")
         floor_rss = f"{median(t['floor'], 'peak_rss_mib'):.0f}" if t["floor"] else "-"
         lines.append(f"| {t['rows']:,} | {floor:.2f} | {full:.2f} | {full / floor:.2f}x | {t['rows'] / full:,.0f} | "
                      f"{median(t['full'], 'peak_rss_mib'):.0f} (max {max(m.peak_rss_mib for m in t['full']):.0f}) | "
-                     f"{floor_rss} | {incr:.2f} | {incr / full:.1%} |")
+                     f"{floor_rss} | {incr:.2f} | {incr / full:.1%} | {empty:.2f} |")
     if api:
         one, four = median(api["workers_1"], "seconds"), median(api["workers_4"], "seconds")
         lines += ["", f"{api['jobs']} API jobs x {api['pages']} pages at {api['latency'] * 1000:.0f} ms per page: "
