@@ -66,39 +66,52 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_snapshot_counts: dict[tuple[str, str, str], int] = {}
+
+
+def _count_key(url: sa.URL, table: sa.Table) -> tuple[str, str, str]:
+    return url.render_as_string(hide_password=True), table.schema or "", table.name
+
+
+def take_snapshot_count(url: sa.URL, schema: str | None, table: str) -> int | None:
+    """The row count measured during this process's last snapshot of the table, once."""
+    return _snapshot_counts.pop((url.render_as_string(hide_password=True), schema or "", table), None)
+
+
 class UnrepresentableValue(SourceError):
     """A source value the DuckDB snapshot would change; the job fails instead of landing it."""
 
 
-class NumericNanCheck(threading.Thread):
-    """Looks for `NaN` in the table's numeric columns: DuckDB reads it as 0, the other backends fail on it.
+class SnapshotScan(threading.Thread):
+    """One PostgreSQL scan, run while DuckDB copies: the table's row count and whether a numeric column
+    holds `NaN` (DuckDB reads it as 0; the other backends fail on it).
 
-    One scan on PostgreSQL, run while DuckDB copies; a table without numeric columns costs nothing.
+    The count is kept for the row-count reconciliation of this job (`take_snapshot_count`), which would
+    otherwise scan the table once more after the load.
     """
 
     def __init__(self, engine: sa.Engine, table: sa.Table, columns: list[str]) -> None:
-        super().__init__(daemon=True, name=f"nan-check-{table.name}")
+        super().__init__(daemon=True, name=f"snapshot-scan-{table.name}")
         self.engine, self.table = engine, table
         self.numeric = [name for name in columns if isinstance(table.columns[name].type, sa.Numeric)
                         and not isinstance(table.columns[name].type, sa.Float)]
+        self.rows: int | None = None
         self.found: str | None = None
         self.error: BaseException | None = None
 
-    def start(self) -> None:
-        if self.numeric:
-            super().start()
-
     def join(self, timeout: float | None = None) -> None:
-        if self.is_alive() or self.ident is not None:
+        if self.ident is not None:
             super().join(timeout)
 
     def run(self) -> None:
         try:
             nan = sa.literal("NaN", sa.Numeric())
             columns = [self.table.columns[name] for name in self.numeric]
-            found = sa.select(*[sa.func.bool_or(column == nan) for column in columns])
-            with self.engine.connect() as connection:  # one scan for every numeric column
-                flags = connection.execute(found).one()
+            query = sa.select(sa.func.count(), *[sa.func.bool_or(column == nan) for column in columns]
+                              ).select_from(self.table)
+            with self.engine.connect() as connection:
+                rows, *flags = connection.execute(query).one()
+            self.rows = int(rows)
             self.found = next((name for name, flag in zip(self.numeric, flags, strict=True) if flag), None)
         except BaseException as exc:  # raised in the job's thread
             self.error = exc
@@ -147,11 +160,11 @@ class DuckDbTableLoader(AdbcTableLoader):
         import pyarrow.parquet as pq
 
         folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
-        nan_check = NumericNanCheck(self.engine, self.table, columns)
+        scan = SnapshotScan(self.engine, self.table, columns)
         try:
-            nan_check.start()  # on PostgreSQL, while DuckDB copies
+            scan.start()
             rows = self._copy_to_parquet(columns, folder)
-            nan_check.raise_if_found()
+            scan.raise_if_found()
             files = sorted(folder.glob("*.parquet"))
             log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.table.name, rows, len(files))
             for path in files:
@@ -162,8 +175,10 @@ class DuckDbTableLoader(AdbcTableLoader):
                     # (which drop an item of None) and lets dlt's Arrow extractor check it against the schema
                     empty = metadata.schema.to_arrow_schema().empty_table()
                     yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows, hints=empty)
+            if scan.rows is not None:
+                _snapshot_counts[_count_key(self.engine.url, self.table)] = scan.rows
         finally:
-            nan_check.join()
+            scan.join()
             shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_to_parquet(self, columns: list[str], folder: Path) -> int:

@@ -12,9 +12,10 @@ from dlt.common.configuration.specs import BaseConfiguration
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import URL
 
+from dlt_ingest.config.model import Job
 from dlt_ingest.sources.base import register
 from dlt_ingest.sources.database import BACKENDS, CONNECT_TIMEOUT_SECONDS, DatabaseSource
-from dlt_ingest.sources.pg_duckdb import duckdb_available, nullable_table
+from dlt_ingest.sources.pg_duckdb import duckdb_available, nullable_table, take_snapshot_count
 from dlt_ingest.sources.pg_fast import adbc_keeps
 from dlt_ingest.sources.sql_types import exact_table
 
@@ -87,6 +88,14 @@ class PostgresSource(DatabaseSource):
             nullable_table(table)
 
         return duckdb_table
+
+    def count_rows(self, job: Job, credentials: Any, after: Any = None, until: Any = None) -> int:
+        """A FULL DuckDB snapshot counted the table on PostgreSQL while it copied: no second scan."""
+        if not job.is_incremental:
+            counted = take_snapshot_count(self.url(credentials), job.schema_name, job.table_name)
+            if counted is not None:
+                return counted
+        return super().count_rows(job, credentials, after, until)
 
     def choose_backend(self, credentials: Any, columns: list[dict[str, Any]]) -> str:
         if credentials.backend != "auto":
