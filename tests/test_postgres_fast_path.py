@@ -120,13 +120,15 @@ def test_key_range_reads_load_every_row_exactly_once(project: Project, pg: Any, 
     assert min(lake["at"].to_pylist()) == datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=1)
 
 
-def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(project: Project, pg: Any,
+@pytest.mark.parametrize("readers", [1, 3])
+def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(project: Project, pg: Any, readers: int,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    _events(pg, "many_pages", ["CREATE TABLE {table} (id bigint PRIMARY KEY, price numeric(12,2), note text)",
+    table = f"many_pages_{readers}"
+    _events(pg, table, ["CREATE TABLE {table} (id bigint PRIMARY KEY, price numeric(12,2), note text)",
                                "INSERT INTO {table} SELECT g, g / 100.0, repeat('x', 200) "
                                "FROM generate_series(1, 40000) g"])  # ~1,300 pages: several scan tasks
-    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
-    project.write_workbook([_job("pg", "public", "many_pages")])
+    project.append_config(_secrets(pg, "pg", backend="duckdb", parallel_reads=str(readers)), "secrets.toml")
+    project.write_workbook([_job("pg", "public", table)])
 
     def no_second_scan(*args: Any, **kwargs: Any) -> int:
         raise AssertionError("the reconciliation should use the count taken while DuckDB copied")
@@ -134,7 +136,7 @@ def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(proj
     monkeypatch.setattr(DatabaseSource, "count_rows", no_second_scan)
     result = project.ingest("run")
     assert result.exit_code == 0, result.output
-    lake = project.read_lake("pg", "many_pages")
+    lake = project.read_lake("pg", table)
     assert sorted(lake["id"].to_pylist()) == list(range(1, 40001))
     assert sum(lake["price"].to_pylist()) == sum(Decimal(g) / 100 for g in range(1, 40001))
     audit = project.audit_rows()[-1]

@@ -186,8 +186,11 @@ class DuckDbTableLoader(AdbcTableLoader):
 
         select = ", ".join(self._column_expression(name) for name in columns)
         source = f"src.{_identifier(self._schema_name())}.{_identifier(self.table.name)}"
-        with duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False}) as db:
+        readers = max(1, self.readers)  # parallel_reads: DuckDB threads, each with its own PostgreSQL connection
+        with duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
+                                    "threads": readers}) as db:
             db.execute(f"LOAD {_literal(extension_path())}")
+            db.execute(f"SET pg_pool_max_connections = {readers + 1}")  # + one for the catalog
             db.execute("SET TimeZone = 'UTC'")
             db.execute(self._secret_statement())
             db.execute(f"ATTACH {_literal(self._connection_options())} AS src (TYPE postgres, READ_ONLY, SECRET pg)")

@@ -41,7 +41,7 @@ class PostgresCredentials(BaseConfiguration):
     # auto (duckdb, else adbc, else connectorx, as column types allow), pyarrow, connectorx, adbc, duckdb
     backend: str = "auto"
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
-    parallel_reads: int = 2  # adbc: connections reading key ranges of a large FULL table at once
+    parallel_reads: int = 2  # duckdb/adbc: connections (and DuckDB threads) reading a FULL table at once
 
 
 def connectorx_keeps(columns: list[dict[str, Any]]) -> bool:
