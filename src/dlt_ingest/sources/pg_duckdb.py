@@ -14,6 +14,7 @@ nullable (dlt would otherwise rewrite each file to make NOT NULL columns require
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import logging
 import shutil
@@ -36,15 +37,17 @@ ROW_GROUP_SIZE = 61440  # rows per Parquet row group; each writer thread buffers
 
 
 def extension_path() -> Path | None:
-    """The postgres_scanner extension shipped in the `duckdb-extension-postgres-scanner` wheel (no download)."""
-    if importlib.util.find_spec("duckdb") is None or importlib.util.find_spec(
-            "duckdb_extension_postgres_scanner") is None:
-        return None
-    import duckdb
-    import duckdb_extension_postgres_scanner
+    """The postgres_scanner extension shipped in the `duckdb-extension-postgres-scanner` wheel (no download).
 
-    path = (Path(duckdb_extension_postgres_scanner.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-            / "postgres_scanner.duckdb_extension")
+    Found from package metadata, without importing duckdb (an incremental run never loads it)."""
+    wheel = importlib.util.find_spec("duckdb_extension_postgres_scanner")
+    if wheel is None or wheel.origin is None:
+        return None
+    try:
+        version = importlib.metadata.version("duckdb")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(wheel.origin).parent / "extensions" / f"v{version}" / "postgres_scanner.duckdb_extension"
     return path if path.exists() else None
 
 
