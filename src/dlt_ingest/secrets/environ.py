@@ -7,10 +7,12 @@ names the workbook declares decide (longest match wins). dlt's form is never amb
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
 from dlt.common.configuration.providers.environ import EnvironProvider
+from dlt.common.configuration.specs.base_configuration import is_secret_hint
 
 from dlt_ingest.secrets.names import guide_env_belongs_to, guide_env_name
 from dlt_ingest.secrets.redaction import register_secret
@@ -22,11 +24,28 @@ def _is_secret_key(key: str) -> bool:
     return is_secret_field(key)
 
 
+@functools.lru_cache(maxsize=512)
+def _cached_is_secret_hint(hint: Any) -> bool:
+    return bool(is_secret_hint(hint))
+
+
+def _may_be_secret(hint: Any) -> bool:
+    """dlt's `is_secret_hint`, memoized: hints are a few types asked about thousands of times per job."""
+    try:
+        return _cached_is_secret_hint(hint)
+    except TypeError:  # an unhashable hint
+        return bool(is_secret_hint(hint))
+
+
 class IngestEnvironProvider(EnvironProvider):
     """dlt's environment provider plus the guide's `DLT_<NAME>_<KEY>` names."""
 
     def get_value(self, key: str, hint: Any, pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
-        value, dlt_key = super().get_value(key, hint, pipeline_name, *sections)  # type: ignore[arg-type]
+        if _may_be_secret(hint):  # dlt also looks in /run/secrets (Kubernetes, Docker) for these
+            value, dlt_key = super().get_value(key, hint, pipeline_name, *sections)  # type: ignore[arg-type]
+        else:  # what dlt does for any other hint, without re-inspecting the type on each of ~1000 lookups a job
+            dlt_key = self.get_key_name(key, pipeline_name, *sections)  # type: ignore[arg-type]
+            value = os.environ.get(dlt_key)
         guide_key = None if pipeline_name else guide_env_name(key, tuple(sections))
         if guide_key and not guide_env_belongs_to(guide_key, tuple(sections)):
             guide_key = None  # a longer declared source name claims this variable
