@@ -119,11 +119,13 @@ def incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
     return None
 
 
-def _table_columns(pipeline: dlt.Pipeline, table: str) -> set[str]:
+def _schema_facts(pipeline: dlt.Pipeline, table: str) -> tuple[int | None, set[str]]:
+    """The default schema's version and the table's columns (one read: dlt reloads the schema file on each
+    `default_schema` access)."""
     if not pipeline.default_schema_name:
-        return set()
-    tables = pipeline.default_schema.tables
-    return set(tables.get(table, {}).get("columns", {}))
+        return None, set()
+    schema = pipeline.default_schema
+    return schema.version, set(schema.tables.get(table, {}).get("columns", {}))
 
 
 def _written_folders(info: LoadInfo, job: Job, bucket_url: str) -> dict[str, str]:
@@ -209,8 +211,7 @@ def _apply_state_rules(pipeline: dlt.Pipeline, job: Job, reset_state: bool, resu
 
 def _record_schema_change(pipeline: dlt.Pipeline, job: Job, result: JobResult, version_before: int | None,
                           columns_before: set[str]) -> None:
-    result.schema_version = pipeline.default_schema.version
-    columns_after = _table_columns(pipeline, job.lake_table)
+    result.schema_version, columns_after = _schema_facts(pipeline, job.lake_table)
     if version_before is not None and columns_before and columns_after - columns_before:
         result.schema_changed = True
         result.new_columns = sorted(columns_after - columns_before)
@@ -279,8 +280,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
     if orphans:
         result.warnings.append(f"removed {len(orphans)} file(s) of a load that never completed")
     before = _apply_state_rules(pipeline, job, reset_state, result)
-    columns_before = _table_columns(pipeline, job.lake_table)
-    version_before = pipeline.default_schema.version if pipeline.default_schema_name else None
+    version_before, columns_before = _schema_facts(pipeline, job.lake_table)
     with module.prepare(job, credentials.config) as prepared:
         result.warnings.extend(prepared.warnings)
         for warning in prepared.warnings:
