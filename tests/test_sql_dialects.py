@@ -72,7 +72,7 @@ def test_postgres_url_has_sslmode_and_default_port() -> None:
 @pytest.mark.parametrize(("values", "problems"), [
     ({"sslmode": "always"}, ["sslmode 'always' is not one of disable, allow, prefer, require, verify-ca, "
                              "verify-full"]),
-    ({"backend": "pandas"}, ["backend 'pandas' is not one of auto, pyarrow, connectorx, adbc"]),
+    ({"backend": "pandas"}, ["backend 'pandas' is not one of auto, pyarrow, connectorx, adbc, duckdb"]),
     ({"sslmode": "verify-full"}, []),
 ])
 def test_postgres_settings_are_checked(values: dict[str, Any], problems: list[str]) -> None:
