@@ -79,3 +79,32 @@ def test_incremental_run_after_wiping_local_state_loads_only_new_rows(
     orders = lake.read("demo", "orders")
     assert orders.num_rows == 3025
     assert len(set(orders["id"].to_pylist())) == 3025
+
+
+def test_jobs_of_one_source_starting_together_in_a_new_lake_all_find_the_dataset_ready(project: Project) -> None:
+    """dlt creates a dataset folder with a makedirs that fails if it exists; jobs sharing it must not race."""
+    import threading
+
+    import dlt
+
+    from dlt_ingest.destinations.filesystem import LakeTarget
+
+    lake = LakeTarget(bucket_url=(project.path / "lake").as_uri())
+    start, errors = threading.Barrier(6), []
+
+    def job(n: int) -> None:
+        pipeline = dlt.pipeline(pipeline_name=f"race_{n}", destination=lake.destination(), dataset_name="shop",
+                                pipelines_dir=str(project.path / ".dlt" / "pipelines"))
+        start.wait()
+        try:
+            lake.ensure_dataset(pipeline)
+        except Exception as exc:  # collected: a thread's exception would not fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (project.path / "lake" / "shop" / "init").exists()

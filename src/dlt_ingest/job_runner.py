@@ -96,15 +96,15 @@ def one_line_reason(exc: BaseException) -> str:
     return redact(where + (f"{type(root).__name__}: {first}" if first else type(root).__name__))
 
 
-def _reading_lake_state(step: Callable[[dlt.Pipeline], list[str]], pipeline: dlt.Pipeline) -> list[str]:
-    """Run a step that reads the lake's state folders; a storage failure reads like dlt's own sync step."""
+def _lake_step(step: Callable[[dlt.Pipeline], Any], pipeline: dlt.Pipeline, kind: str = "sync") -> Any:
+    """Run a step of ours that touches the lake; a storage failure reads like dlt's own step of that kind."""
     try:
         return step(pipeline)
     except IngestError:
         raise
     except Exception as exc:
         lines = str(exc).strip().splitlines()
-        error = JobError(redact(_LAKE_STEPS["sync"] + type(exc).__name__ + (f": {lines[0]}" if lines else "")))
+        error = JobError(redact(_LAKE_STEPS[kind] + type(exc).__name__ + (f": {lines[0]}" if lines else "")))
         error.transient = is_transient(exc)
         raise error from exc
 
@@ -268,7 +268,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         pipelines_dir=pipelines_dir,
         **pipeline_kwargs(),  # test-only crash points (DLT_INGEST_TEST_CRASH_AT); empty otherwise
     )
-    unfinished = _reading_lake_state(remove_unfinished_states, pipeline)  # never restore past lost rows
+    unfinished = _lake_step(remove_unfinished_states, pipeline)  # never restore past lost rows
     pipeline.sync_destination()  # restores state from the lake when the local folder is empty
     pipeline._state_restored = True  # what `run` sets after its own sync: spares a second listing of the lake
     if unfinished:
@@ -281,6 +281,7 @@ def run_job(job: Job, lake: LakeTarget, pipelines_dir: str, attempt: int = 1, re
         result.warnings.append(f"removed {len(orphans)} file(s) of a load that never completed")
     before = _apply_state_rules(pipeline, job, reset_state, result)
     version_before, columns_before = _schema_facts(pipeline, job.lake_table)
+    _lake_step(lake.ensure_dataset, pipeline, "load")  # before jobs of one source race to create it
     with module.prepare(job, credentials.config) as prepared:
         result.warnings.extend(prepared.warnings)
         for warning in prepared.warnings:

@@ -33,6 +33,7 @@ _CREDENTIAL_SECTIONS = (*_SECTIONS, "credentials")
 GUIDE_ACCOUNT_NAMES = ("adls-storage-account-name", "adls_storage_account_name")
 GUIDE_ACCOUNT_KEYS = ("adls-storage-account-key", "adls_storage_account_key")
 _BUILD_LOCK = threading.Lock()
+_DATASET_LOCK = threading.Lock()
 
 
 def _is_local(url: str) -> bool:
@@ -53,6 +54,7 @@ class LakeTarget:
     # fsspec kwargs (e.g. an emulator connection string), passed explicitly so dlt's trace never records them
     fs_kwargs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     _built: dict[str, Destination[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _datasets_ready: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @property
     def is_local(self) -> bool:
@@ -76,6 +78,23 @@ class LakeTarget:
                     explicit["kwargs"] = self.fs_kwargs
                 built = self._built["destination"] = ResolvedOnceFilesystem(**explicit)
             return built
+
+    def ensure_dataset(self, pipeline: Any) -> None:
+        """Create the pipeline's dataset folder in the lake once, before any job of the run loads into it.
+
+        dlt creates it on a job's first load with a `makedirs` that fails when the folder already exists,
+        so two jobs of one source loading into a new lake at the same moment would race; here the first
+        one creates it under a lock and the others find it ready.
+        """
+        dataset = str(pipeline.dataset_name)
+        if dataset in self._datasets_ready:
+            return
+        with _DATASET_LOCK:
+            if dataset not in self._datasets_ready:
+                with pipeline.destination_client() as client:
+                    if not client.is_storage_initialized():
+                        client.initialize_storage()
+                self._datasets_ready.add(dataset)
 
     def display(self) -> str:
         return self.bucket_url
