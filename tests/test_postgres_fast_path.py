@@ -191,7 +191,7 @@ def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
 
 @pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
     ("auto", None, "duckdb"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"),
-    ("pyarrow", "auto", "pyarrow"),
+    ("pyarrow", "duckdb", "duckdb"), ("pyarrow", "auto", "pyarrow"),
 ])
 def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg: Any, fast_table: str,
                                                            caplog: pytest.LogCaptureFixture, source_backend: str,

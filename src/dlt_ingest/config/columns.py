@@ -113,10 +113,10 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "backend",
         "choice",
         "Database sources: how rows are read. Empty or auto picks the fastest backend that keeps every "
-        "column type exact (PostgreSQL: adbc, else connectorx, else pyarrow); a name forces it for this row "
-        "over the source's `backend` setting.",
+        "column type exact (PostgreSQL: duckdb, else adbc, else connectorx, else pyarrow); a name forces it "
+        "for this row over the source's `backend` setting.",
         "auto",
-        choices=("auto", "pyarrow", "connectorx", "adbc"),
+        choices=("auto", "pyarrow", "connectorx", "adbc", "duckdb"),
     ),
     ColumnSpec(
         "api_params",
