@@ -210,3 +210,15 @@ def test_workbook_row_backend_unknown_to_the_source_type_fails_the_job(project: 
     assert project.audit_rows()[-1]["error_message"] == (
         "backend 'adbc' in workbook row 2 is not available for sqlite sources: "
         "use auto or one of pyarrow.")
+
+
+def test_duckdb_attach_string_carries_libpq_options_with_libpq_quoting() -> None:
+    loader = pg_duckdb.DuckDbTableLoader.__new__(pg_duckdb.DuckDbTableLoader)
+    loader.engine = sa.create_engine(sa.URL.create(
+        "postgresql+psycopg2", username="u", password="p'w", host="h", database="d",
+        query={"sslmode": "require", "application_name": "it's \\ ingest"}))
+    loader.connect_timeout = 7
+    assert loader._connection_options() == (
+        "sslmode='require' application_name='it\\'s \\\\ ingest' connect_timeout='7'")
+    assert "p'w" not in loader._connection_options()  # the password goes into the DuckDB secret only
+    assert "PASSWORD 'p''w'" in loader._secret_statement()

@@ -65,6 +65,11 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _conninfo_value(value: str) -> str:
+    """A libpq connection-string value: single-quoted, with backslash escapes (not SQL's doubled quote)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -228,5 +233,5 @@ class DuckDbTableLoader(AdbcTableLoader):
         options = {key: value for key, value in self.engine.url.query.items() if isinstance(value, str)}
         if self.connect_timeout:
             options["connect_timeout"] = str(self.connect_timeout)
-        return " ".join(f"{key}={_literal(value)}" for key, value in options.items())
+        return " ".join(f"{key}={_conninfo_value(value)}" for key, value in options.items())
 
