@@ -230,6 +230,7 @@ def guarded_loader(backend: str, job_name: str, target: str,
                     raise
                 raise connection_failure(job_name, target, exc) from None
 
+    GuardedLoader.job_name = job_name  # for the loader's own log lines
     for name, value in (settings or {}).items():
         setattr(GuardedLoader, name, value)
     return GuardedLoader

@@ -155,6 +155,8 @@ _SENTINEL_LIMITS = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}
 class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
+    job_name: str = ""  # set by the source for log lines
+
     def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
         query = self.make_query()
         if self.incremental is not None or self.limit is not None or not isinstance(query, sa.Select) or (
@@ -174,7 +176,7 @@ class DuckDbTableLoader(AdbcTableLoader):
             rows = self._copy_to_parquet(columns, folder)
             scan.raise_if_found()
             files = sorted(folder.glob("*.parquet"))
-            log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.table.name, rows, len(files))
+            log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.job_name, rows, len(files))
             for path in files:
                 metadata = pq.read_metadata(path)
                 _refuse_infinite_dates(metadata, self.table.name)
