@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -222,3 +224,26 @@ def test_duckdb_attach_string_carries_libpq_options_with_libpq_quoting() -> None
         "sslmode='require' application_name='it\\'s \\\\ ingest' connect_timeout='7'")
     assert "p'w" not in loader._connection_options()  # the password goes into the DuckDB secret only
     assert "PASSWORD 'p''w'" in loader._secret_statement()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_long_duckdb_copy_at_once_and_lands_nothing(project: Project, pg: Any) -> None:
+    from test_interrupts import _start_run, _wait_for_log
+
+    _events(pg, "slow_rows", [
+        "CREATE FUNCTION slowly(x bigint) RETURNS bigint VOLATILE LANGUAGE sql AS "
+        "'SELECT pg_sleep(0.001); SELECT x'",
+        "CREATE VIEW {table} AS SELECT slowly(g) AS id FROM generate_series(1, 100000) g"])  # ~100 s in full
+    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", "slow_rows")])
+    process = _start_run(project)
+    try:
+        _wait_for_log(project, "reading with the duckdb backend", process)
+        time.sleep(2)  # DuckDB is copying (the view takes ~100 s)
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode()  # the whole view would take ~100 s
+    finally:
+        process.kill()
+    assert process.returncode == 1, output
+    assert project.audit_rows()[-1]["status"] == "INTERRUPTED"
+    assert not project.lake_files("pg", "slow_rows")

@@ -20,7 +20,7 @@ import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,7 @@ class SnapshotScan(threading.Thread):
         self.rows: int | None = None
         self.found: str | None = None
         self.error: BaseException | None = None
+        self._driver_connection: Any = None
 
     def join(self, timeout: float | None = None) -> None:
         if self.ident is not None:
@@ -118,11 +119,21 @@ class SnapshotScan(threading.Thread):
             query = sa.select(sa.func.count(), *[sa.func.bool_or(column == nan) for column in columns]
                               ).select_from(self.table)
             with self.engine.connect() as connection:
+                self._driver_connection = connection.connection.dbapi_connection
                 rows, *flags = connection.execute(query).one()
             self.rows = int(rows)
             self.found = next((name for name, flag in zip(self.numeric, flags, strict=True) if flag), None)
         except BaseException as exc:  # raised in the job's thread
             self.error = exc
+
+    def cancel(self) -> None:
+        """Cancel the running query on the server (psycopg2's cancel request)."""
+        connection = self._driver_connection
+        if connection is not None and self.is_alive():
+            try:
+                connection.cancel()
+            except Exception:  # already finished or closed: nothing left to cancel
+                log.debug("snapshot scan of %s: cancel request failed", self.table.name, exc_info=True)
 
     def raise_if_found(self) -> None:
         self.join()
@@ -152,6 +163,36 @@ def _refuse_infinite_dates(metadata: Any, table: str) -> None:
 _SENTINEL_LIMITS = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}
 
 
+def _run_interruptibly(db: Any, sql: str, cancel_on_server: Callable[[], None]) -> Any:
+    """Run a long DuckDB statement in a worker thread while this thread keeps returning to Python.
+
+    Python runs signal handlers only between bytecodes of the main thread, so a COPY executed on it
+    would hold Ctrl-C back until it ends. Polling here, a signal (dlt's handler sets a flag) becomes
+    DuckDB's interrupt plus a cancel of DuckDB's PostgreSQL queries (DuckDB alone waits for a slow read
+    to return). The statement then fails and nothing is imported.
+    """
+    from dlt.common.runtime import signals
+
+    outcome: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            outcome["row"] = db.execute(sql).fetchone()
+        except BaseException as exc:  # re-raised in the job's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=execute, daemon=True, name="duckdb-copy")
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+        if worker.is_alive() and signals.was_signal_received():  # again every 0.2 s until DuckDB returns
+            db.interrupt()
+            cancel_on_server()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("row")
+
+
 class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
@@ -173,7 +214,11 @@ class DuckDbTableLoader(AdbcTableLoader):
         scan = SnapshotScan(self.engine, self.table, columns)
         try:
             scan.start()
-            rows = self._copy_to_parquet(columns, folder)
+            try:
+                rows = self._copy_to_parquet(columns, folder)
+            except BaseException:
+                scan.cancel()  # a failed or interrupted copy does not wait for a full scan of the table
+                raise
             scan.raise_if_found()
             files = sorted(folder.glob("*.parquet"))
             log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.job_name, rows, len(files))
@@ -193,6 +238,7 @@ class DuckDbTableLoader(AdbcTableLoader):
 
     def _copy_to_parquet(self, columns: list[str], folder: Path) -> int:
         import duckdb
+        from dlt.common.runtime import signals
 
         select = ", ".join(self._column_expression(name) for name in columns)
         source = f"src.{_identifier(self._schema_name())}.{_identifier(self.table.name)}"
@@ -207,7 +253,9 @@ class DuckDbTableLoader(AdbcTableLoader):
             # zstd level 1: the same copy time as snappy here, ~40% fewer bytes to upload to ADLS
             options = (f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, FILE_SIZE_BYTES {_literal(FILE_SIZE)}, "
                        f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}")
-            result = db.execute(f"COPY (SELECT {select} FROM {source}) TO {_literal(folder)} ({options})").fetchone()
+            signals.raise_if_signalled()  # stopped before the copy began
+            result = _run_interruptibly(db, f"COPY (SELECT {select} FROM {source}) TO {_literal(folder)} ({options})",
+                                        self._cancel_duckdb_queries)
         return int(result[0]) if result else 0
 
     def _column_expression(self, name: str) -> str:
@@ -230,9 +278,28 @@ class DuckDbTableLoader(AdbcTableLoader):
         settings = ", ".join(f"{key} {_literal(value)}" for key, value in parts.items() if value is not None)
         return f"CREATE TEMPORARY SECRET pg (TYPE postgres, {settings})"
 
+    def _cancel_duckdb_queries(self) -> None:
+        """Cancel, on PostgreSQL, the queries of DuckDB's connections (found by their application_name)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": self._application_name})
+        except Exception:  # the COPY is interrupted in DuckDB anyway; this only makes it quicker
+            log.warning("%s: could not cancel DuckDB's queries on PostgreSQL", self.job_name, exc_info=True)
+
+    @property
+    def _application_name(self) -> str:
+        name = getattr(self, "_snapshot_application_name", None)
+        if name is None:
+            name = self._snapshot_application_name = f"dlt-ingest-snapshot-{uuid.uuid4().hex[:12]}"
+        return name
+
     def _connection_options(self) -> str:
-        """libpq options beyond the login (sslmode, connect_timeout), as a connection string."""
+        """libpq options beyond the login (sslmode, connect_timeout), as a connection string; DuckDB's
+        connections get their own application_name, so an interrupted run can cancel their queries."""
         options = {key: value for key, value in self.engine.url.query.items() if isinstance(value, str)}
+        options.setdefault("application_name", self._application_name)
         if self.connect_timeout:
             options["connect_timeout"] = str(self.connect_timeout)
         return " ".join(f"{key}={_conninfo_value(value)}" for key, value in options.items())
