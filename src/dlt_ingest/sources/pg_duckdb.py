@@ -77,13 +77,14 @@ def _identifier(name: str) -> str:
 _snapshot_counts: dict[tuple[str, str, str], int] = {}
 
 
-def _count_key(url: sa.URL, table: sa.Table) -> tuple[str, str, str]:
-    return url.render_as_string(hide_password=True), table.schema or "", table.name
+def _count_key(url: sa.URL, schema: str | None, table: str) -> tuple[str, str, str]:
+    """Which snapshot a count belongs to: the server and database (no password), schema and table."""
+    return url.render_as_string(hide_password=True), schema or "", table
 
 
 def take_snapshot_count(url: sa.URL, schema: str | None, table: str) -> int | None:
     """The row count measured during this process's last snapshot of the table, once."""
-    return _snapshot_counts.pop((url.render_as_string(hide_password=True), schema or "", table), None)
+    return _snapshot_counts.pop(_count_key(url, schema, table), None)
 
 
 class UnrepresentableValue(SourceError):
@@ -231,7 +232,7 @@ class DuckDbTableLoader(AdbcTableLoader):
                     empty = metadata.schema.to_arrow_schema().empty_table()
                     yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows, hints=empty)
             if scan.rows is not None:
-                _snapshot_counts[_count_key(self.engine.url, self.table)] = scan.rows
+                _snapshot_counts[_count_key(self.engine.url, self.table.schema, self.table.name)] = scan.rows
         finally:
             scan.join()
             shutil.rmtree(folder, ignore_errors=True)
