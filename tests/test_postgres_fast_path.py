@@ -226,14 +226,16 @@ def test_duckdb_attach_string_carries_libpq_options_with_libpq_quoting() -> None
     assert "PASSWORD 'p''w'" in loader._secret_statement()
 
 
+SLOW_FUNCTION = ("CREATE OR REPLACE FUNCTION slowly(x bigint) RETURNS bigint VOLATILE LANGUAGE sql AS "
+                 "'SELECT pg_sleep(0.001); SELECT x'")
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_a_long_duckdb_copy_at_once_and_lands_nothing(project: Project, pg: Any) -> None:
     from test_interrupts import _start_run, _wait_for_log
 
     _events(pg, "slow_rows", [
-        "CREATE FUNCTION slowly(x bigint) RETURNS bigint VOLATILE LANGUAGE sql AS "
-        "'SELECT pg_sleep(0.001); SELECT x'",
-        "CREATE VIEW {table} AS SELECT slowly(g) AS id FROM generate_series(1, 100000) g"])  # ~100 s in full
+        SLOW_FUNCTION, "CREATE VIEW {table} AS SELECT slowly(g) AS id FROM generate_series(1, 100000) g"])  # ~100 s
     project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
     project.write_workbook([_job("pg", "public", "slow_rows")])
     process = _start_run(project)
@@ -247,3 +249,43 @@ def test_ctrl_c_stops_a_long_duckdb_copy_at_once_and_lands_nothing(project: Proj
     assert process.returncode == 1, output
     assert project.audit_rows()[-1]["status"] == "INTERRUPTED"
     assert not project.lake_files("pg", "slow_rows")
+
+
+def test_snapshot_scan_started_early_stops_at_once_when_the_job_needs_it_no_longer(pg: Any) -> None:
+    _events(pg, "slow_scan", [SLOW_FUNCTION, "CREATE VIEW {table} AS SELECT slowly(g) AS id, 1.5::numeric(4,1) AS "
+                                             "price FROM generate_series(1, 100000) g"])  # ~100 s to scan
+    engine = sa.create_engine(pg.url())
+    try:
+        scan = pg_duckdb.SnapshotScan(engine, "public", "slow_scan")
+        scan.start()
+        time.sleep(0.5)  # the scan is running on the server
+        started = time.monotonic()
+        scan.stop()
+        assert not scan.is_alive()
+        assert time.monotonic() - started < 10
+        assert scan.rows is None and scan.found is None
+        assert scan.numeric == ["price"]  # found on the catalog, view or table alike
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(("load_type", "row_backend", "source_backend", "starts"), [
+    ("FULL", "", "auto", True),
+    ("FULL", "duckdb", "adbc", True),  # the workbook row wins
+    ("FULL", "", "duckdb", True),
+    ("FULL", "adbc", "auto", False),
+    ("FULL", "", "pyarrow", False),
+    ("INCREMENTAL", "", "auto", False),  # incremental windows never go through DuckDB
+])
+def test_full_load_that_may_become_a_duckdb_snapshot_starts_its_scan_when_the_job_opens(
+        pg: Any, fast_table: str, load_type: str, row_backend: str, source_backend: str, starts: bool) -> None:
+    job = SimpleNamespace(is_incremental=load_type == "INCREMENTAL", extra={"backend": row_backend},
+                          schema_name="public", table_name=fast_table)
+    engine = sa.create_engine(pg.url())
+    try:
+        scan = PostgresSource().start_source_checks(job, engine, SimpleNamespace(backend=source_backend))  # type: ignore[arg-type]
+        if scan is not None:
+            scan.stop()
+        assert (scan is not None) == starts
+    finally:
+        engine.dispose()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import dlt
 import sqlalchemy as sa
@@ -30,6 +30,13 @@ CONNECT_TIMEOUT_SECONDS = 30
 BACKENDS = ("auto", "pyarrow", "connectorx", "adbc", "duckdb")
 
 log = logging.getLogger("dlt_ingest.sources")
+
+
+class SourceChecks(Protocol):
+    """Work on the source table running beside a job (see `DatabaseSource.start_source_checks`)."""
+
+    def stop(self) -> None:
+        """Cancel what still runs and wait for it."""
 
 
 class DatabaseSource(SourceModule):
@@ -81,6 +88,11 @@ class DatabaseSource(SourceModule):
             on_cursor_value_missing="exclude", row_order="asc",
         )
 
+    def start_source_checks(self, job: Job, engine: Engine, credentials: Any) -> SourceChecks | None:
+        """Checks of the source table started when the job opens, on their own connection, so they run
+        while the job reflects the table and sets up its read (none by default)."""
+        return None
+
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
         """Class attributes for the table loader (e.g. how many parallel reads the fast path may open)."""
         return {}
@@ -120,6 +132,7 @@ class DatabaseSource(SourceModule):
             )
         engine = self.create_engine(credentials)
         target = self.describe_target(credentials)
+        checks = self.start_source_checks(job, engine, credentials)
         try:
             columns = self._table_columns(job, engine, credentials)
             warnings: list[str] = []
@@ -133,10 +146,17 @@ class DatabaseSource(SourceModule):
                     )
             backend = self._row_backend(job) or self.choose_backend(credentials, columns)
             log.info("%s: reading with the %s backend", job.name, backend)
-            resource = self.table_resource(job, engine, backend, incremental, target,
-                                          self.loader_settings(credentials))
+            settings = self.loader_settings(credentials)
+            if checks is not None:
+                if backend == "duckdb":
+                    settings["snapshot_scan"] = checks
+                else:  # only a DuckDB snapshot needs them
+                    checks.stop()
+            resource = self.table_resource(job, engine, backend, incremental, target, settings)
             yield PreparedSource(resource, warnings, target)
         finally:
+            if checks is not None:  # a job that failed before its snapshot does not wait for the scan
+                checks.stop()
             engine.dispose()
 
     def _row_backend(self, job: Job) -> str | None:

@@ -91,50 +91,67 @@ class UnrepresentableValue(SourceError):
     """A source value the DuckDB snapshot would change; the job fails instead of landing it."""
 
 
-class SnapshotScan(threading.Thread):
-    """One PostgreSQL scan, run while DuckDB copies: the table's row count and whether a numeric column
-    holds `NaN` (DuckDB reads it as 0; the other backends fail on it).
+# exact numeric columns (numeric, decimal and domains over them): where DuckDB would read NaN as 0
+_NUMERIC_COLUMNS = sa.text(
+    "SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+    "WHERE a.attrelid = CAST(format('%I.%I', COALESCE(CAST(:schema AS text), current_schema()), :table) AS regclass) "
+    "AND a.attnum > 0 AND NOT a.attisdropped AND 'numeric'::regtype IN (a.atttypid, t.typbasetype) "
+    "ORDER BY a.attnum")
 
-    The count is kept for the row-count reconciliation of this job (`take_snapshot_count`), which would
-    otherwise scan the table once more after the load.
+
+class SnapshotScan(threading.Thread):
+    """One PostgreSQL scan: the table's row count and whether a numeric column holds `NaN` (DuckDB reads
+    it as 0; the other backends fail on it).
+
+    The source starts it when it opens the job (`PostgresSource.start_source_checks`), so it runs while
+    the job reflects the table and sets up DuckDB, leaving both cores to the COPY (run alongside the COPY
+    it made a 5M-row snapshot ~0.5 s slower). The count is kept for the row-count reconciliation of this
+    job (`take_snapshot_count`), which would otherwise scan the table once more after the load.
     """
 
-    def __init__(self, engine: sa.Engine, table: sa.Table, columns: list[str]) -> None:
-        super().__init__(daemon=True, name=f"snapshot-scan-{table.name}")
-        self.engine, self.table = engine, table
-        self.numeric = [name for name in columns if isinstance(table.columns[name].type, sa.Numeric)
-                        and not isinstance(table.columns[name].type, sa.Float)]
+    def __init__(self, engine: sa.Engine, schema: str | None, table: str) -> None:
+        super().__init__(daemon=True, name=f"snapshot-scan-{table}")
+        self.engine, self.schema, self.table = engine, schema, table
+        self.numeric: list[str] = []
         self.rows: int | None = None
         self.found: str | None = None
         self.error: BaseException | None = None
         self._driver_connection: Any = None
-
-    def join(self, timeout: float | None = None) -> None:
-        if self.ident is not None:
-            super().join(timeout)
+        self._stopped = threading.Event()
 
     def run(self) -> None:
         try:
-            nan = sa.literal("NaN", sa.Numeric())
-            columns = [self.table.columns[name] for name in self.numeric]
-            query = sa.select(sa.func.count(), *[sa.func.bool_or(column == nan) for column in columns]
-                              ).select_from(self.table)
             with self.engine.connect() as connection:
                 self._driver_connection = connection.connection.dbapi_connection
+                if self._stopped.is_set():
+                    return
+                self.numeric = list(connection.execute(_NUMERIC_COLUMNS, {"schema": self.schema, "table": self.table})
+                                    .scalars())
+                table = sa.table(self.table, *[sa.column(name) for name in self.numeric], schema=self.schema)
+                nan = sa.literal("NaN", sa.Numeric())
+                query = sa.select(sa.func.count(), *[sa.func.bool_or(table.c[name] == nan) for name in self.numeric]
+                                  ).select_from(table)
+                if self._stopped.is_set():
+                    return
                 rows, *flags = connection.execute(query).one()
             self.rows = int(rows)
             self.found = next((name for name, flag in zip(self.numeric, flags, strict=True) if flag), None)
         except BaseException as exc:  # raised in the job's thread
             self.error = exc
 
-    def cancel(self) -> None:
-        """Cancel the running query on the server (psycopg2's cancel request)."""
-        connection = self._driver_connection
-        if connection is not None and self.is_alive():
-            try:
-                connection.cancel()
-            except Exception:  # already finished or closed: nothing left to cancel
-                log.debug("snapshot scan of %s: cancel request failed", self.table.name, exc_info=True)
+    def stop(self) -> None:
+        """Cancel the scan on the server and wait for the thread: a failed or interrupted job does not wait
+        for a full scan of the table. The cancel request is repeated, as one sent before the query reached
+        the server is lost."""
+        self._stopped.set()
+        while self.ident is not None and self.is_alive():
+            connection = self._driver_connection
+            if connection is not None:
+                try:
+                    connection.cancel()
+                except Exception:  # already finished or closed: nothing left to cancel
+                    log.debug("snapshot scan of %s: cancel request failed", self.table, exc_info=True)
+            self.join(0.1)
 
     def raise_if_found(self) -> None:
         self.join()
@@ -142,7 +159,7 @@ class SnapshotScan(threading.Thread):
             raise self.error
         if self.found:
             raise UnrepresentableValue(
-                f"column {self.found} of {self.table.name} holds NaN, which no decimal Parquet column can carry: "
+                f"column {self.found} of {self.table} holds NaN, which no decimal Parquet column can carry: "
                 f"replace it in the source (for example with NULL)")
 
 
@@ -198,6 +215,7 @@ class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
     job_name: str = ""  # set by the source for log lines
+    snapshot_scan: SnapshotScan | None = None  # started by the source when it opened the job
 
     def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
         query = self.make_query()
@@ -212,14 +230,12 @@ class DuckDbTableLoader(AdbcTableLoader):
         import pyarrow.parquet as pq
 
         folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
-        scan = SnapshotScan(self.engine, self.table, columns)
-        try:
+        scan = self.snapshot_scan
+        if scan is None:  # not opened through the source (which starts it early): scan alongside the copy
+            scan = SnapshotScan(self.engine, self.table.schema, self.table.name)
             scan.start()
-            try:
-                rows = self._copy_to_parquet(columns, folder)
-            except BaseException:
-                scan.cancel()  # a failed or interrupted copy does not wait for a full scan of the table
-                raise
+        try:
+            rows = self._copy_to_parquet(columns, folder)
             scan.raise_if_found()
             files = sorted(folder.glob("*.parquet"))
             log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.job_name, rows, len(files))
@@ -234,7 +250,7 @@ class DuckDbTableLoader(AdbcTableLoader):
             if scan.rows is not None:
                 _snapshot_counts[_count_key(self.engine.url, self.table.schema, self.table.name)] = scan.rows
         finally:
-            scan.join()
+            scan.stop()  # a failed or interrupted copy does not wait for a full scan of the table
             shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_to_parquet(self, columns: list[str], folder: Path) -> int:
