@@ -172,8 +172,8 @@ def test_duckdb_snapshot_fails_on_a_value_it_would_change_and_lands_nothing(proj
 def test_duckdb_connection_failure_is_one_line_without_the_password(project: Project, pg: Any, fast_table: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = pg.password + "-canary"
-    login = pg_duckdb.DuckDbTableLoader._secret_statement
-    monkeypatch.setattr(pg_duckdb.DuckDbTableLoader, "_secret_statement",
+    login = pg_duckdb.DuckDbSession.secret_statement
+    monkeypatch.setattr(pg_duckdb.DuckDbSession, "secret_statement",
                         lambda self: login(self).replace(pg.password.replace("'", "''"), wrong))
     project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
     project.write_workbook([_job("pg", "public", fast_table)])
@@ -215,15 +215,13 @@ def test_workbook_row_backend_unknown_to_the_source_type_fails_the_job(project: 
 
 
 def test_duckdb_attach_string_carries_libpq_options_with_libpq_quoting() -> None:
-    loader = pg_duckdb.DuckDbTableLoader.__new__(pg_duckdb.DuckDbTableLoader)
-    loader.engine = sa.create_engine(sa.URL.create(
+    session = pg_duckdb.DuckDbSession(sa.URL.create(
         "postgresql+psycopg2", username="u", password="p'w", host="h", database="d",
-        query={"sslmode": "require", "application_name": "it's \\ ingest"}))
-    loader.connect_timeout = 7
-    assert loader._connection_options() == (
+        query={"sslmode": "require", "application_name": "it's \\ ingest"}), readers=2, connect_timeout=7)
+    assert session.connection_options() == (
         "sslmode='require' application_name='it\\'s \\\\ ingest' connect_timeout='7'")
-    assert "p'w" not in loader._connection_options()  # the password goes into the DuckDB secret only
-    assert "PASSWORD 'p''w'" in loader._secret_statement()
+    assert "p'w" not in session.connection_options()  # the password goes into the DuckDB secret only
+    assert "PASSWORD 'p''w'" in session.secret_statement()
 
 
 SLOW_FUNCTION = ("CREATE OR REPLACE FUNCTION slowly(x bigint) RETURNS bigint VOLATILE LANGUAGE sql AS "
@@ -277,15 +275,16 @@ def test_snapshot_scan_started_early_stops_at_once_when_the_job_needs_it_no_long
     ("FULL", "", "pyarrow", False),
     ("INCREMENTAL", "", "auto", False),  # incremental windows never go through DuckDB
 ])
-def test_full_load_that_may_become_a_duckdb_snapshot_starts_its_scan_when_the_job_opens(
+def test_full_load_that_may_become_a_duckdb_snapshot_starts_its_scan_and_session_when_the_job_opens(
         pg: Any, fast_table: str, load_type: str, row_backend: str, source_backend: str, starts: bool) -> None:
     job = SimpleNamespace(is_incremental=load_type == "INCREMENTAL", extra={"backend": row_backend},
                           schema_name="public", table_name=fast_table)
     engine = sa.create_engine(pg.url())
     try:
-        scan = PostgresSource().start_source_checks(job, engine, SimpleNamespace(backend=source_backend))  # type: ignore[arg-type]
-        if scan is not None:
-            scan.stop()
-        assert (scan is not None) == starts
+        credentials = SimpleNamespace(backend=source_backend, parallel_reads=2, connect_timeout=5)
+        started = PostgresSource().start_background_work(job, engine, credentials)  # type: ignore[arg-type]
+        if started is not None:
+            started.stop()
+        assert (started is not None) == starts
     finally:
         engine.dispose()

@@ -32,8 +32,8 @@ BACKENDS = ("auto", "pyarrow", "connectorx", "adbc", "duckdb")
 log = logging.getLogger("dlt_ingest.sources")
 
 
-class SourceChecks(Protocol):
-    """Work on the source table running beside a job (see `DatabaseSource.start_source_checks`)."""
+class BackgroundWork(Protocol):
+    """Work a job starts when it opens, running beside its set-up (see `DatabaseSource.start_background_work`)."""
 
     def stop(self) -> None:
         """Cancel what still runs and wait for it."""
@@ -88,9 +88,10 @@ class DatabaseSource(SourceModule):
             on_cursor_value_missing="exclude", row_order="asc",
         )
 
-    def start_source_checks(self, job: Job, engine: Engine, credentials: Any) -> SourceChecks | None:
-        """Checks of the source table started when the job opens, on their own connection, so they run
-        while the job reflects the table and sets up its read (none by default)."""
+    def start_background_work(self, job: Job, engine: Engine, credentials: Any) -> BackgroundWork | None:
+        """Work on the source started when the job opens, on its own threads and connections, so it runs
+        while the job reflects the table and dlt sets up (none by default). The table loader gets it as
+        `snapshot_start` when the chosen backend is duckdb; otherwise it is stopped at once."""
         return None
 
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
@@ -132,7 +133,7 @@ class DatabaseSource(SourceModule):
             )
         engine = self.create_engine(credentials)
         target = self.describe_target(credentials)
-        checks = self.start_source_checks(job, engine, credentials)
+        background = self.start_background_work(job, engine, credentials)
         try:
             columns = self._table_columns(job, engine, credentials)
             warnings: list[str] = []
@@ -147,16 +148,16 @@ class DatabaseSource(SourceModule):
             backend = self._row_backend(job) or self.choose_backend(credentials, columns)
             log.info("%s: reading with the %s backend", job.name, backend)
             settings = self.loader_settings(credentials)
-            if checks is not None:
+            if background is not None:
                 if backend == "duckdb":
-                    settings["snapshot_scan"] = checks
-                else:  # only a DuckDB snapshot needs them
-                    checks.stop()
+                    settings["snapshot_start"] = background
+                else:  # only a DuckDB snapshot uses it
+                    background.stop()
             resource = self.table_resource(job, engine, backend, incremental, target, settings)
             yield PreparedSource(resource, warnings, target)
         finally:
-            if checks is not None:  # a job that failed before its snapshot does not wait for the scan
-                checks.stop()
+            if background is not None:  # a job that failed before its snapshot does not wait for a scan
+                background.stop()
             engine.dispose()
 
     def _row_backend(self, job: Job) -> str | None:

@@ -14,8 +14,8 @@ from sqlalchemy.engine import URL
 
 from dlt_ingest.config.model import Job
 from dlt_ingest.sources.base import register
-from dlt_ingest.sources.database import BACKENDS, CONNECT_TIMEOUT_SECONDS, DatabaseSource, SourceChecks
-from dlt_ingest.sources.pg_duckdb import SnapshotScan, duckdb_available, nullable_table, take_snapshot_count
+from dlt_ingest.sources.database import BACKENDS, CONNECT_TIMEOUT_SECONDS, BackgroundWork, DatabaseSource
+from dlt_ingest.sources.pg_duckdb import SnapshotStart, duckdb_available, nullable_table, take_snapshot_count
 from dlt_ingest.sources.pg_fast import adbc_keeps
 from dlt_ingest.sources.sql_types import exact_table
 
@@ -76,16 +76,16 @@ class PostgresSource(DatabaseSource):
             problems.append(f"backend '{credentials.backend}' is not one of {', '.join(BACKENDS)}")
         return problems
 
-    def start_source_checks(self, job: Job, engine: sa.Engine, credentials: Any) -> SourceChecks | None:
-        """A FULL load that may become a DuckDB snapshot starts its NaN check and row count now."""
+    def start_background_work(self, job: Job, engine: sa.Engine, credentials: Any) -> BackgroundWork | None:
+        """A FULL load that may become a DuckDB snapshot starts its NaN check, row count and DuckDB session."""
         wanted = str(job.extra.get("backend") or "auto")
         if wanted == "auto":
             wanted = str(credentials.backend)
         if job.is_incremental or wanted not in ("auto", "duckdb") or not duckdb_available():
             return None
-        scan = SnapshotScan(engine, job.schema_name, job.table_name)
-        scan.start()
-        return scan
+        settings = self.loader_settings(credentials)
+        return SnapshotStart(engine, job.schema_name, job.table_name, settings["readers"],
+                             settings["connect_timeout"]).start()
 
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
         return {"readers": max(1, int(credentials.parallel_reads)), "connect_timeout": int(credentials.connect_timeout)}
