@@ -176,3 +176,34 @@ def test_unconstrained_numeric_is_exact_or_fails_loudly(project: Project, pg: An
     else:
         error = project.audit_rows()[-1]["error_message"]
         assert error == "ArrowInvalid: Rescaling Decimal value would cause data loss"
+
+
+def test_incremental_run_with_nothing_new_after_a_shared_boundary_timestamp_writes_no_new_state(
+        project: Project, pg: Any) -> None:
+    """dlt keeps the boundary rows' hashes as `list(set)`, in an order that changes with each process's
+    string-hash seed; unsorted, every run looked like a state change and uploaded a new state."""
+    import os
+    import subprocess
+    import sys
+
+    table = "shared_boundary"
+    _events(pg, table, [f"CREATE TABLE {{table}} (id int PRIMARY KEY, updated_at timestamptz)",
+                        "INSERT INTO {table} SELECT g, timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 40) g"])
+    project.append_config(_secrets(pg, "pg"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", table, "INCREMENTAL", watermark_column="updated_at",
+                                 last_watermark="2025-12-31", primary_key="id")])
+    state_folder = project.path / "lake" / "pg" / "_dlt_pipeline_state"
+
+    def run_in_new_process(seed: int) -> None:
+        env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "PYTHONHASHSEED": str(seed)}
+        done = subprocess.run([sys.executable, "-m", "dlt_ingest", "run"], cwd=project.path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    run_in_new_process(1)
+    assert project.audit_rows()[-1]["rows_processed"] == "40"
+    states = sorted(state_folder.iterdir())
+    for seed in (2, 3):
+        run_in_new_process(seed)
+        assert project.audit_rows()[-1]["rows_processed"] == "0"
+    assert sorted(state_folder.iterdir()) == states

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import dlt
 import sqlalchemy as sa
+from dlt.extract.incremental import Incremental
 from dlt.sources.sql_database import sql_table
 from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader, TableLoader
 from sqlalchemy.engine import URL, Engine
@@ -31,12 +32,34 @@ BACKENDS = ("auto", "pyarrow", "connectorx", "adbc", "duckdb")
 
 log = logging.getLogger("dlt_ingest.sources")
 
+TCursorValue = TypeVar("TCursorValue")
+
 
 class BackgroundWork(Protocol):
     """Work a job starts when it opens, running beside its set-up (see `DatabaseSource.start_background_work`)."""
 
     def stop(self) -> None:
         """Cancel what still runs and wait for it."""
+
+
+class IncrementalCursor(Incremental[TCursorValue]):
+    """dlt's incremental cursor, with the hashes of the rows at the boundary value kept sorted.
+
+    dlt stores them as `list(set)`, whose order changes from one process to the next (string hashing is
+    randomized). The pipeline state then looked changed after every run that had rows at the boundary,
+    so even a run with nothing new wrote, normalized and uploaded a new state (0.3-0.5 s with 50,000
+    boundary rows). Sorted, an unchanged state is recognized and nothing is loaded.
+
+    Create it subscripted (`IncrementalCursor[Any](...)`): dlt re-creates an incremental from its
+    `__orig_class__` when it copies one, which keeps this class.
+    """
+
+    def __call__(self, rows: Any, meta: Any = None) -> Any:
+        rows = super().__call__(rows, meta)
+        hashes = (self._cached_state or {}).get("unique_hashes")
+        if hashes:
+            hashes.sort()
+        return rows
 
 
 class DatabaseSource(SourceModule):
@@ -83,7 +106,7 @@ class DatabaseSource(SourceModule):
         if not (job.is_incremental and job.watermark_column):
             return None
         column = _find_column(job, columns)
-        return dlt.sources.incremental(
+        return IncrementalCursor[Any](
             column["name"], initial_value=convert_watermark(job, column["type"]),
             on_cursor_value_missing="exclude", row_order="asc",
         )
