@@ -267,22 +267,19 @@ def test_snapshot_scan_started_early_stops_at_once_when_the_job_needs_it_no_long
         engine.dispose()
 
 
-@pytest.mark.parametrize(("load_type", "row_backend", "source_backend", "starts"), [
-    ("FULL", "", "auto", True),
-    ("FULL", "duckdb", "adbc", True),  # the workbook row wins
-    ("FULL", "", "duckdb", True),
-    ("FULL", "adbc", "auto", False),
-    ("FULL", "", "pyarrow", False),
-    ("INCREMENTAL", "", "auto", False),  # incremental windows never go through DuckDB
+@pytest.mark.parametrize(("load_type", "backend", "starts"), [
+    ("FULL", "duckdb", True),
+    ("FULL", "adbc", False),
+    ("FULL", "pyarrow", False),
+    ("INCREMENTAL", "duckdb", False),  # incremental windows stream through ADBC
 ])
-def test_full_load_that_may_become_a_duckdb_snapshot_starts_its_scan_and_session_when_the_job_opens(
-        pg: Any, fast_table: str, load_type: str, row_backend: str, source_backend: str, starts: bool) -> None:
-    job = SimpleNamespace(is_incremental=load_type == "INCREMENTAL", extra={"backend": row_backend},
-                          schema_name="public", table_name=fast_table)
+def test_full_duckdb_snapshot_starts_its_scan_and_session_as_soon_as_the_backend_is_chosen(
+        pg: Any, fast_table: str, load_type: str, backend: str, starts: bool) -> None:
+    job = SimpleNamespace(is_incremental=load_type == "INCREMENTAL", schema_name="public", table_name=fast_table)
     engine = sa.create_engine(pg.url())
     try:
-        credentials = SimpleNamespace(backend=source_backend, parallel_reads=2, connect_timeout=5)
-        started = PostgresSource().start_background_work(job, engine, credentials)  # type: ignore[arg-type]
+        credentials = SimpleNamespace(parallel_reads=2, connect_timeout=5)
+        started = PostgresSource().start_background_work(job, engine, credentials, backend)  # type: ignore[arg-type]
         if started is not None:
             started.stop()
         assert (started is not None) == starts

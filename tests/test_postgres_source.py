@@ -187,8 +187,9 @@ def test_incremental_run_with_nothing_new_after_a_shared_boundary_timestamp_writ
     import sys
 
     table = "shared_boundary"
-    _events(pg, table, [f"CREATE TABLE {{table}} (id int PRIMARY KEY, updated_at timestamptz)",
-                        "INSERT INTO {table} SELECT g, timestamptz '2026-01-01 00:00:00+00' FROM generate_series(1, 40) g"])
+    _events(pg, table, ["CREATE TABLE {table} (id int PRIMARY KEY, updated_at timestamptz)",
+                        "INSERT INTO {table} SELECT g, timestamptz '2026-01-01 00:00:00+00' "
+                        "FROM generate_series(1, 40) g"])  # 40 rows share the boundary value
     project.append_config(_secrets(pg, "pg"), "secrets.toml")
     project.write_workbook([_job("pg", "public", table, "INCREMENTAL", watermark_column="updated_at",
                                  last_watermark="2025-12-31", primary_key="id")])

@@ -36,7 +36,7 @@ TCursorValue = TypeVar("TCursorValue")
 
 
 class BackgroundWork(Protocol):
-    """Work a job starts when it opens, running beside its set-up (see `DatabaseSource.start_background_work`)."""
+    """Work a read starts early, running beside dlt's set-up (see `DatabaseSource.start_background_work`)."""
 
     def stop(self) -> None:
         """Cancel what still runs and wait for it."""
@@ -111,10 +111,11 @@ class DatabaseSource(SourceModule):
             on_cursor_value_missing="exclude", row_order="asc",
         )
 
-    def start_background_work(self, job: Job, engine: Engine, credentials: Any) -> BackgroundWork | None:
-        """Work on the source started when the job opens, on its own threads and connections, so it runs
-        while the job reflects the table and dlt sets up (none by default). The table loader gets it as
-        `snapshot_start` when the chosen backend is duckdb; otherwise it is stopped at once."""
+    def start_background_work(self, job: Job, engine: Engine, credentials: Any,
+                              backend: str) -> BackgroundWork | None:
+        """Work the read with `backend` needs before it starts, begun as soon as the backend is known on
+        its own threads and connections, so it runs while dlt sets up (none by default). The table
+        loader gets it as `background_work`; the source stops it when the job ends."""
         return None
 
     def loader_settings(self, credentials: Any) -> dict[str, Any]:
@@ -156,7 +157,7 @@ class DatabaseSource(SourceModule):
             )
         engine = self.create_engine(credentials)
         target = self.describe_target(credentials)
-        background = self.start_background_work(job, engine, credentials)
+        background: BackgroundWork | None = None
         try:
             columns = self._table_columns(job, engine, credentials)
             warnings: list[str] = []
@@ -171,15 +172,11 @@ class DatabaseSource(SourceModule):
             backend = self._row_backend(job) or self.choose_backend(credentials, columns)
             log.info("%s: reading with the %s backend", job.name, backend)
             settings = self.loader_settings(credentials)
-            if background is not None:
-                if backend == "duckdb":
-                    settings["snapshot_start"] = background
-                else:  # only a DuckDB snapshot uses it
-                    background.stop()
+            background = settings["background_work"] = self.start_background_work(job, engine, credentials, backend)
             resource = self.table_resource(job, engine, backend, incremental, target, settings)
             yield PreparedSource(resource, warnings, target)
         finally:
-            if background is not None:  # a job that failed before its snapshot does not wait for a scan
+            if background is not None:  # a job that failed before its read does not wait for the work
                 background.stop()
             engine.dispose()
 

@@ -103,9 +103,9 @@ class SnapshotScan(threading.Thread):
     """One PostgreSQL scan: the table's row count and whether a numeric column holds `NaN` (DuckDB reads
     it as 0; the other backends fail on it).
 
-    The source starts it when it opens the job (`PostgresSource.start_source_checks`), so it runs while
-    the job reflects the table and sets up DuckDB, leaving both cores to the COPY (run alongside the COPY
-    it made a 5M-row snapshot ~0.5 s slower). The count is kept for the row-count reconciliation of this
+    The source starts it (`SnapshotStart`) as soon as it chose the duckdb backend, so it runs while dlt
+    sets up, leaving both cores to the COPY (run alongside the COPY it made a 5M-row snapshot ~0.5 s
+    slower: PostgreSQL scans it with two parallel workers). The count is kept for the row-count reconciliation of this
     job (`take_snapshot_count`), which would otherwise scan the table once more after the load.
     """
 
@@ -167,7 +167,7 @@ class DuckDbSession:
     """A DuckDB connection with the postgres scanner loaded and the source attached read-only as `src`.
 
     Opening one costs ~0.3 s (importing duckdb, loading the 42 MB extension), so the source opens it on a
-    thread when the job opens (`open_in_background`), beside the reflection and dlt's set-up. A failure
+    thread (`open_in_background`) while dlt sets up. A failure
     to open (a wrong password, a host that does not answer) is raised where the session is used.
     """
 
@@ -241,9 +241,9 @@ class DuckDbSession:
 
 
 class SnapshotStart:
-    """What a FULL load that may become a DuckDB snapshot starts when the job opens: the PostgreSQL scan
-    (NaN check and row count) and the DuckDB session. Both run while the job reflects the table and dlt
-    sets up, on the core that Python leaves idle, so the COPY later has both cores to itself."""
+    """What a FULL DuckDB snapshot starts as soon as the source chose the duckdb backend: the PostgreSQL
+    scan (NaN check and row count) and the DuckDB session. Both run while dlt sets up the pipeline and
+    the extraction, on the core that Python leaves idle, so the COPY later has both cores to itself."""
 
     def __init__(self, engine: sa.Engine, schema: str | None, table: str, readers: int,
                  connect_timeout: int | None) -> None:
@@ -312,7 +312,7 @@ class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
     job_name: str = ""  # set by the source for log lines
-    snapshot_start: SnapshotStart | None = None  # started by the source when it opened the job
+    background_work: SnapshotStart | None = None  # started by the source once it chose this backend
 
     def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
         query = self.make_query()
@@ -327,7 +327,7 @@ class DuckDbTableLoader(AdbcTableLoader):
         import pyarrow.parquet as pq
 
         folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
-        started = self.snapshot_start or SnapshotStart(  # not opened through the source: start both now
+        started = self.background_work or SnapshotStart(  # not opened through the source: start both now
             self.engine, self.table.schema, self.table.name, self.readers, self.connect_timeout).start()
         scan = started.scan
         try:

@@ -76,12 +76,10 @@ class PostgresSource(DatabaseSource):
             problems.append(f"backend '{credentials.backend}' is not one of {', '.join(BACKENDS)}")
         return problems
 
-    def start_background_work(self, job: Job, engine: sa.Engine, credentials: Any) -> BackgroundWork | None:
-        """A FULL load that may become a DuckDB snapshot starts its NaN check, row count and DuckDB session."""
-        wanted = str(job.extra.get("backend") or "auto")
-        if wanted == "auto":
-            wanted = str(credentials.backend)
-        if job.is_incremental or wanted not in ("auto", "duckdb") or not duckdb_available():
+    def start_background_work(self, job: Job, engine: sa.Engine, credentials: Any,
+                              backend: str) -> BackgroundWork | None:
+        """A FULL DuckDB snapshot starts its NaN check, row count and DuckDB session."""
+        if backend != "duckdb" or job.is_incremental or not duckdb_available():
             return None
         settings = self.loader_settings(credentials)
         return SnapshotStart(engine, job.schema_name, job.table_name, settings["readers"],
