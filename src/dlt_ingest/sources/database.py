@@ -128,13 +128,15 @@ class DatabaseSource(SourceModule):
 
     def table_resource(self, job: Job, engine: Engine, backend: str,
                        incremental: dlt.sources.incremental[Any] | None, target: str,
-                       settings: dict[str, Any] | None = None) -> Any:
-        """dlt's `sql_table` with exact types and a loader that names the job and host when reading fails."""
+                       settings: dict[str, Any] | None = None, metadata: sa.MetaData | None = None) -> Any:
+        """dlt's `sql_table` with exact types and a loader that names the job and host when reading fails;
+        `metadata` holding the reflected table spares dlt a second reflection."""
         kwargs: dict[str, Any] = {"return_type": "arrow_stream"} if backend == "connectorx" else {}
         return sql_table(
             credentials=engine,
             table=job.table_name,
             schema=job.schema_name,
+            metadata=metadata,
             incremental=incremental,
             chunk_size=job.chunk_size or DEFAULT_CHUNK_SIZE,
             backend="pyarrow" if backend in ("adbc", "duckdb") else backend,  # type: ignore[arg-type]
@@ -159,7 +161,8 @@ class DatabaseSource(SourceModule):
         target = self.describe_target(credentials)
         background: BackgroundWork | None = None
         try:
-            columns = self._table_columns(job, engine, credentials)
+            table = self._reflect_table(job, engine, credentials)
+            columns = column_dicts(table)
             warnings: list[str] = []
             incremental = self.build_incremental(job, columns)
             if incremental is not None:
@@ -173,7 +176,7 @@ class DatabaseSource(SourceModule):
             log.info("%s: reading with the %s backend", job.name, backend)
             settings = self.loader_settings(credentials)
             background = settings["background_work"] = self.start_background_work(job, engine, credentials, backend)
-            resource = self.table_resource(job, engine, backend, incremental, target, settings)
+            resource = self.table_resource(job, engine, backend, incremental, target, settings, table.metadata)
             yield PreparedSource(resource, warnings, target)
         finally:
             if background is not None:  # a job that failed before its read does not wait for the work
@@ -210,20 +213,31 @@ class DatabaseSource(SourceModule):
         finally:
             engine.dispose()
 
-    def _table_columns(self, job: Job, engine: Engine, credentials: Any) -> list[dict[str, Any]]:
+    def _reflect_table(self, job: Job, engine: Engine, credentials: Any) -> sa.Table:
+        """The job's table, reflected once: its MetaData goes to dlt's `sql_table`, which looks the table
+        up there instead of reflecting it a second time."""
         where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
         target = self.describe_target(credentials)
 
-        def reflect() -> list[dict[str, Any]]:
-            inspector = sa.inspect(engine)
-            if not inspector.has_table(job.table_name, schema=job.schema_name):
+        def reflect() -> sa.Table:
+            try:
+                return sa.Table(job.table_name, sa.MetaData(schema=job.schema_name), autoload_with=engine,
+                                resolve_fks=False)
+            except sa.exc.NoSuchTableError:
                 raise SourceError(
                     f"{job.name}: table '{job.table_name}' not found in {where} of {target}: check table_name "
                     f"and schema_name (names are case-sensitive when quoted)."
-                )
-            return [dict(c) for c in inspector.get_columns(job.table_name, schema=job.schema_name)]
+                ) from None
 
         return _guard(job, target, reflect)
+
+    def _table_columns(self, job: Job, engine: Engine, credentials: Any) -> list[dict[str, Any]]:
+        return column_dicts(self._reflect_table(job, engine, credentials))
+
+
+def column_dicts(table: sa.Table) -> list[dict[str, Any]]:
+    """The table's columns as SQLAlchemy's inspector lists them (name, type, nullable)."""
+    return [{"name": column.name, "type": column.type, "nullable": column.nullable} for column in table.columns]
 
 
 def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
