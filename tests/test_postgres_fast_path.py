@@ -285,3 +285,14 @@ def test_full_duckdb_snapshot_starts_its_scan_and_session_as_soon_as_the_backend
         assert (started is not None) == starts
     finally:
         engine.dispose()
+
+
+def test_duckdb_session_opened_in_background_attaches_the_source_and_reopens_after_close(pg: Any,
+                                                                                         fast_table: str) -> None:
+    session = pg_duckdb.DuckDbSession(sa.make_url(pg.url()), readers=1, connect_timeout=5).open_in_background()
+    try:
+        assert session.connection().execute(f"SELECT count(*) FROM src.public.{fast_table}").fetchone() == (3,)
+        session.close()
+        assert session.connection().execute(f"SELECT count(*) FROM src.public.{fast_table}").fetchone() == (3,)
+    finally:
+        session.close()

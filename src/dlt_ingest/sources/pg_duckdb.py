@@ -104,9 +104,9 @@ class SnapshotScan(threading.Thread):
     it as 0; the other backends fail on it).
 
     The source starts it (`SnapshotStart`) as soon as it chose the duckdb backend, so it runs while dlt
-    sets up, leaving both cores to the COPY (run alongside the COPY it made a 5M-row snapshot ~0.5 s
-    slower: PostgreSQL scans it with two parallel workers). The count is kept for the row-count reconciliation of this
-    job (`take_snapshot_count`), which would otherwise scan the table once more after the load.
+    sets up and leaves both cores to the COPY: run alongside the COPY (PostgreSQL scans with two parallel
+    workers), it made a 5M-row snapshot ~0.5 s slower. The count is kept for the row-count reconciliation
+    of this job (`take_snapshot_count`), which would otherwise scan the table once more after the load.
     """
 
     def __init__(self, engine: sa.Engine, schema: str | None, table: str) -> None:
@@ -167,8 +167,8 @@ class DuckDbSession:
     """A DuckDB connection with the postgres scanner loaded and the source attached read-only as `src`.
 
     Opening one costs ~0.3 s (importing duckdb, loading the 42 MB extension), so the source opens it on a
-    thread (`open_in_background`) while dlt sets up. A failure
-    to open (a wrong password, a host that does not answer) is raised where the session is used.
+    thread (`open_in_background`) while dlt sets up. A failure to open (a wrong password, a host that
+    does not answer) is raised where the session is used.
     """
 
     def __init__(self, url: sa.URL, readers: int, connect_timeout: int | None) -> None:
@@ -186,20 +186,23 @@ class DuckDbSession:
 
     def connection(self) -> Any:
         """The open connection (waiting for the background open); raises what opening it raised."""
-        if self._opener is None:
+        self._wait_for_opener()
+        if self._db is None and self._error is None:  # never opened, or closed since
             self._open_and_keep()
-        else:
-            self._opener.join()
         if self._error is not None:
             raise self._error
         return self._db
 
     def close(self) -> None:
-        if self._opener is not None:
-            self._opener.join()
+        self._wait_for_opener()
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _wait_for_opener(self) -> None:
+        if self._opener is not None:
+            self._opener.join()
+            self._opener = None
 
     def _open_and_keep(self) -> None:
         try:
