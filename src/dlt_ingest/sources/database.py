@@ -175,7 +175,9 @@ class DatabaseSource(SourceModule):
             backend = self._row_backend(job) or self.choose_backend(credentials, columns)
             log.info("%s: reading with the %s backend", job.name, backend)
             settings = self.loader_settings(credentials)
-            background = settings["background_work"] = self.start_background_work(job, engine, credentials, backend)
+            background = self.start_background_work(job, engine, credentials, backend)
+            if background is not None:
+                settings["background_work"] = background
             resource = self.table_resource(job, engine, backend, incremental, target, settings, table.metadata)
             yield PreparedSource(resource, warnings, target)
         finally:
@@ -216,7 +218,6 @@ class DatabaseSource(SourceModule):
     def _reflect_table(self, job: Job, engine: Engine, credentials: Any) -> sa.Table:
         """The job's table, reflected once: its MetaData goes to dlt's `sql_table`, which looks the table
         up there instead of reflecting it a second time."""
-        where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
         target = self.describe_target(credentials)
 
         def reflect() -> sa.Table:
@@ -224,25 +225,25 @@ class DatabaseSource(SourceModule):
                 return sa.Table(job.table_name, sa.MetaData(schema=job.schema_name), autoload_with=engine,
                                 resolve_fks=False)
             except sa.exc.NoSuchTableError:
-                raise SourceError(_missing_table(job, where, target)) from None
+                raise SourceError(_missing_table(job, target)) from None
 
         return _guard(job, target, reflect)
 
     def _table_columns(self, job: Job, engine: Engine, credentials: Any) -> list[dict[str, Any]]:
         """Only the columns: two catalog queries, fewer than reflecting the whole table (for the row count)."""
-        where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
         target = self.describe_target(credentials)
 
         def reflect() -> list[dict[str, Any]]:
             inspector = sa.inspect(engine)
             if not inspector.has_table(job.table_name, schema=job.schema_name):
-                raise SourceError(_missing_table(job, where, target))
+                raise SourceError(_missing_table(job, target))
             return [dict(c) for c in inspector.get_columns(job.table_name, schema=job.schema_name)]
 
         return _guard(job, target, reflect)
 
 
-def _missing_table(job: Job, where: str, target: str) -> str:
+def _missing_table(job: Job, target: str) -> str:
+    where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
     return (f"{job.name}: table '{job.table_name}' not found in {where} of {target}: check table_name "
             f"and schema_name (names are case-sensitive when quoted).")
 

@@ -99,7 +99,7 @@ class PostgresSource(DatabaseSource):
         return duckdb_table
 
     def count_rows(self, job: Job, credentials: Any, after: Any = None, until: Any = None) -> int:
-        """A FULL DuckDB snapshot counted the table on PostgreSQL while it copied: no second scan."""
+        """A FULL DuckDB snapshot counted the table on PostgreSQL as it started: no second scan."""
         if not job.is_incremental:
             counted = take_snapshot_count(self.url(credentials), job.schema_name, job.table_name)
             if counted is not None:
