@@ -53,6 +53,7 @@ class LakeTarget:
     current_datetime: pendulum.DateTime | None = None
     # fsspec kwargs (e.g. an emulator connection string), passed explicitly so dlt's trace never records them
     fs_kwargs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # the run's shared destination and ready datasets: mutable containers, as the dataclass is frozen
     _built: dict[str, Destination[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
     _datasets_ready: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
