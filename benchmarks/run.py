@@ -28,7 +28,7 @@ from api_server import SlowApi
 from bench_db import Database, ensure_table, max_updated_at, open_database, touch_one_percent
 
 import dlt_ingest
-from dlt_ingest.config.template import write_workbook
+from dlt_ingest.workbook.template import write_workbook
 
 HERE = Path(__file__).resolve().parent
 BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'

@@ -4,7 +4,7 @@ The cluster needs the dlt-ingest wheel installed as a library; the task's `param
 `ingest run` (plus `--project-dir`). See docs/databricks.md.
 """
 
-from dlt_ingest.databricks_job import main
+from dlt_ingest.cli.databricks_job import main
 
 if __name__ == "__main__":
     main()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlt_ingest.config.schema import render_json_schema
+from dlt_ingest.sources import REGISTRY
+from dlt_ingest.workbook.schema import render_json_schema
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "config" / "config_schema.json"
-    target.write_text(render_json_schema(), encoding="utf-8")
+    target.write_text(render_json_schema(REGISTRY.known_types()), encoding="utf-8")
     print(f"wrote {target}")

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
 
-from dlt_ingest.cli import app
-from dlt_ingest.config.template import write_workbook
+from dlt_ingest.cli.app import app
 from dlt_ingest.demo import build_demo_database
-from dlt_ingest.secrets.chain import use_project_dir
-from dlt_ingest.secrets.redaction import SECRETS
+from dlt_ingest.redaction import SECRETS
+from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.workbook.template import write_workbook
 
 BASE_CONFIG = """
 [runtime]
@@ -52,7 +52,7 @@ class Project:
     def append_config(self, text: str, file: str = "config.toml") -> None:
         with (self.path / ".dlt" / file).open("a", encoding="utf-8") as handle:
             handle.write("\n" + text + "\n")
-        use_project_dir(str(self.path))
+        use_project(str(self.path))
 
     def ingest(self, *args: str) -> Any:
         return self.runner.invoke(app, list(args), catch_exceptions=False)
@@ -99,7 +99,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_database: Path
     (root / "data").mkdir()
     shutil.copy(demo_database, root / "data" / "demo.sqlite")
     monkeypatch.chdir(root)
-    use_project_dir(str(root))
+    use_project(str(root))
     SECRETS.clear()
     yield Project(root, CliRunner())
     SECRETS.clear()

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dlt_ingest.secrets.chain import use_project_dir
+from dlt_ingest.secrets.chain import use_project
 from dlt_ingest.secrets.keyvault import use_key_vault_client_options
-from dlt_ingest.secrets.names import DECLARED_SOURCES
 from services.databricks_api import TOKEN, DatabricksWorkspace, start_databricks_workspace
 from services.keyvault import FixedTokenCredential, KeyVault, start_key_vault
 
@@ -48,7 +47,7 @@ def workspace_fixture(project: object, monkeypatch: pytest.MonkeyPatch) -> Itera
     server.reset()
     monkeypatch.setenv("DATABRICKS_HOST", server.host)
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
-    use_project_dir(str(Path.cwd()))
+    use_project(str(Path.cwd()))
     yield server
     server.reset()
 
@@ -60,14 +59,8 @@ def vault_fixture(project: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     server.reset()
     monkeypatch.setenv("AZURE_KEY_VAULT_URL", server.url)
     use_key_vault_client_options(FixedTokenCredential(), **server.client_options())
-    use_project_dir(str(Path.cwd()))
+    use_project(str(Path.cwd()))
     yield server
     use_key_vault_client_options(None)
     server.reset()
 
-
-@pytest.fixture(autouse=True)
-def no_declared_sources() -> Iterator[None]:
-    DECLARED_SOURCES.clear()
-    yield
-    DECLARED_SOURCES.clear()

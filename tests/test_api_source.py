@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from conftest import Project
-from dlt_ingest.config.columns import COLUMNS
+from dlt_ingest.workbook.columns import COLUMNS
 from services.fake_api import (
     RECORDS,
     ChangingApi,
@@ -366,8 +366,8 @@ def test_incomplete_auth_settings_fail_the_job_with_the_fix(project: Project, ht
 
 
 def test_test_connections_reports_rejected_credentials(project: Project, httpserver: HTTPServer) -> None:
-    from dlt_ingest.connections import check_connections
-    from dlt_ingest.orchestrator import RunOptions
+    from dlt_ingest import RunOptions
+    from dlt_ingest.engine.connections import check_connections
 
     good_token = guarded(lambda r: r.headers.get("Authorization") == "Bearer good")
     httpserver.expect_request("/api").respond_with_handler(good_token)

@@ -17,8 +17,7 @@ import tomllib
 import typer.main
 import yaml
 
-from dlt_ingest.cli import app
-from dlt_ingest.databricks_job import _split_project_dir
+from dlt_ingest.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "databricks.yml"
@@ -83,8 +82,8 @@ def test_each_task_runs_the_wheels_entry_point_with_flags_ingest_run_accepts(
     target = PYPROJECT["project"]["scripts"][wheel_task["entry_point"]]
     module, function = target.split(":")
     assert callable(getattr(importlib.import_module(module), function))
-    _, run_args = _split_project_dir([with_defaults(str(p)) for p in wheel_task["parameters"]])
-    run_command = typer.main.get_command(app).commands["run"]
+    run_args = [with_defaults(str(p)) for p in wheel_task["parameters"]]
+    run_command = typer.main.get_command(app).commands["run"]  # ingest-job parses its arguments with it
     run_command.make_context("run", run_args)  # raises on an unknown flag or a bad value
     assert {task["job_cluster_key"]} <= {c["job_cluster_key"] for c in JOBS[job_name]["job_clusters"]}
 

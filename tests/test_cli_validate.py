@@ -8,8 +8,8 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.secrets.redaction import register_secret
+from dlt_ingest.redaction import register_secret
+from dlt_ingest.workbook.template import DEMO_ROWS
 from test_workbook_validation import make_workbook, row
 
 
@@ -82,12 +82,12 @@ def test_shipped_workbook_is_what_init_config_writes(project: Project) -> None:
 
 
 def test_an_unexpected_error_is_one_line_without_traceback(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dlt_ingest.cli
+    import dlt_ingest
 
-    def broken(path: str) -> None:
+    def broken(*args: object) -> None:
         raise RuntimeError("boom with canary-secret-77")
 
-    monkeypatch.setattr(dlt_ingest.cli, "load_workbook", broken)  # a seam: no real part can be this broken
+    monkeypatch.setattr(dlt_ingest, "load_jobs", broken)  # a seam: no real part can be this broken
     register_secret("canary-secret-77")
     result = project.ingest("validate-config")
     assert result.exit_code == 1

@@ -8,8 +8,8 @@ import pytest
 from deltalake import DeltaTable
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.demo import add_new_orders
+from demo_changes import add_new_orders
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
 

@@ -26,9 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dlt_ingest.config.template import DEMO_ROWS, write_workbook
-from dlt_ingest.demo import add_new_orders, build_demo_database
-from dlt_ingest.durable import StagedFolder
+from demo_changes import add_new_orders
+from dlt_ingest.demo import build_demo_database
+from dlt_ingest.records.staging import StagedFolder
+from dlt_ingest.workbook.template import DEMO_ROWS, write_workbook
 from secret_stores import shared_workspace
 from services.databricks_api import TOKEN
 

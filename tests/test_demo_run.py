@@ -10,8 +10,8 @@ from decimal import Decimal
 import pyarrow as pa
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.demo import add_new_orders
+from demo_changes import add_new_orders
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 LAYOUT = re.compile(r"^(?P<table>[a-z_]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/\d+\.\d+\.[0-9a-f]+\.parquet$")
 

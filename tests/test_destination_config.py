@@ -9,9 +9,9 @@ from azure.identity import ClientSecretCredential, DefaultAzureCredential
 from dlt.common.configuration.specs import AzureCredentials, AzureServicePrincipalCredentials
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.destinations.azure import AzureLocation, _sdk_credential, locate
-from dlt_ingest.destinations.filesystem import lake_target
+from dlt_ingest.destinations.filesystem.azure import AzureLocation, _sdk_credential, locate
+from dlt_ingest.destinations.filesystem.lake import lake_target
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 CONNECTION = "DefaultEndpointsProtocol=http;AccountName=fromconn;AccountKey=a2V5;BlobEndpoint=http://h/fromconn;"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 from lake_backends import AzuriteLake
 from services.postgres import free_port
 

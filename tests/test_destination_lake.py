@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.demo import add_new_orders
+from demo_changes import add_new_orders
+from dlt_ingest.workbook.template import DEMO_ROWS
 from lake_backends import AzuriteLake, LocalLake, local_dlt_folders
 
 DAY_1, DAY_2 = "2026-02-11T10:00:00Z", "2026-02-12T10:00:00Z"
@@ -87,7 +87,7 @@ def test_jobs_of_one_source_starting_together_in_a_new_lake_all_find_the_dataset
 
     import dlt
 
-    from dlt_ingest.destinations.filesystem import LakeTarget
+    from dlt_ingest.destinations.filesystem.lake import LakeTarget
 
     lake = LakeTarget(bucket_url=(project.path / "lake").as_uri())
     start, errors = threading.Barrier(6), []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 from lake_backends import AzuriteLake
 from reading_rule import completed_load_ids, lake_rows, orphan_files, read_completed
 from services.dropping_api import DroppingApi

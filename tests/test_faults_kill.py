@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.fault_points import CRASH_ENV, CRASH_POINTS
+from crash_points import CRASH_POINTS
 from lake_backends import AzuriteLake, LocalLake
 from reading_rule import checksum, lake_rows, orphan_files, read_completed
 
@@ -42,9 +42,13 @@ def source_events(database: Path) -> tuple[list[tuple[Any, ...]], str]:
     return rows, newest
 
 
-def run_subprocess(project: Project, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", **env}
-    return subprocess.run([sys.executable, "-m", "dlt_ingest", "run"], cwd=project.path, env=full_env,
+CRASHING_RUN = Path(__file__).with_name("crash_points.py")
+
+
+def run_killed_at(project: Project, point: str) -> subprocess.CompletedProcess[str]:
+    """A real run of the project in its own process, killed (SIGKILL) when it reaches `point`."""
+    full_env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    return subprocess.run([sys.executable, str(CRASHING_RUN), point], cwd=project.path, env=full_env,
                           capture_output=True, text=True, timeout=180)
 
 
@@ -83,7 +87,7 @@ def test_run_killed_at_any_step_is_completed_by_the_next_run_exactly_once(
     assert project.ingest("run").exit_code == 0
     add_events(database, FIRST_ROWS + 1, NEW_ROWS)
 
-    killed = run_subprocess(project, **{CRASH_ENV: point})
+    killed = run_killed_at(project, point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert len(project.audit_rows()) == 1  # the killed run had no chance to write its row
     assert_no_half_load_is_visible(lake)
@@ -118,7 +122,7 @@ def test_orphan_files_of_a_killed_load_are_removed_when_the_working_folder_is_lo
     project.write_workbook([JOB])
     assert project.ingest("run").exit_code == 0
     add_events(database, FIRST_ROWS + 1, NEW_ROWS)
-    killed = run_subprocess(project, **{CRASH_ENV: "load"})
+    killed = run_killed_at(project, "load")
     assert killed.returncode == -signal.SIGKILL
     orphans = orphan_files(lake, "demo", "events")
     assert orphans  # the first uploaded file of the killed load

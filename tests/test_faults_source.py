@@ -14,7 +14,7 @@ import psycopg2
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 from lake_backends import LocalLake
 from reading_rule import checksum, lake_rows, read_completed
 from services.dropping_api import DroppingApi

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.config import load_workbook
+from dlt_ingest import load_jobs
 from dlt_ingest.errors import WorkbookValidationError
 from test_workbook_validation import make_workbook, row
 
@@ -33,7 +33,7 @@ HOSTILE_NAMES = [
 def test_hostile_names_are_refused_at_validation(tmp_path: Path, column: str, value: str, reason: str) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [row(**{column: value})])
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     [problem] = caught.value.problems
     assert problem.column == column
     assert reason in problem.message

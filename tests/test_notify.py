@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from pytest_httpserver import HTTPServer
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 TOKEN = "hook-token-0123456789abcdef"
 SMTP_PASSWORD = "smtp-pa$$word-42"
@@ -136,5 +136,5 @@ def test_unknown_trigger_is_reported_and_the_run_goes_on(project: Project, https
     _configure(project, [_webhook(httpserver)], on="sometimes")
     result = project.ingest("run")
     assert result.exit_code == 0
-    assert ("Note: notification failed: ConfigError: [ingest.notifications] on = 'sometimes' is not one of "
+    assert ("Note: notification failed: [ingest.notifications] on = 'sometimes' is not one of "
             "failure, always: fix it in .dlt/config.toml") in result.output

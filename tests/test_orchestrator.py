@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.audit import AUDIT_COLUMNS, AuditWriter, neutralise
+from dlt_ingest.records.audit import AUDIT_COLUMNS, AuditWriter, neutralise
 
 
 def _job(source: str, table: str, load_type: str = "FULL", **extra: Any) -> dict[str, Any]:

@@ -8,19 +8,19 @@ from pathlib import Path
 import dlt
 
 from conftest import Project
-from dlt_ingest.config import load_workbook
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.demo import add_new_orders
-from dlt_ingest.destinations.filesystem import lake_target
+from demo_changes import add_new_orders
+from dlt_ingest import load_jobs
+from dlt_ingest.destinations.filesystem.lake import lake_target
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.sources import REGISTRY
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
 
 
 def _leave_pending_package(project: Project) -> str:
     """Extract and normalize the job exactly as `ingest run` would, then stop before loading."""
-    [job] = load_workbook(project.workbook).jobs
+    [job] = load_jobs(project.workbook).jobs
     module = REGISTRY.get(job.source_type)
     credentials = resolve_source_credentials(module.credentials_spec, job.source_name)
     pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=lake_target().destination(),

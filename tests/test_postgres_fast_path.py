@@ -15,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Project
-from dlt_ingest.sources import pg_duckdb, pg_fast
-from dlt_ingest.sources.database import DatabaseSource
-from dlt_ingest.sources.postgresql import PostgresSource
+from dlt_ingest.sources.sql import base as sql_base
+from dlt_ingest.sources.sql import pg_adbc, pg_duckdb
+from dlt_ingest.sources.sql.pg_login import PgLogin
+from dlt_ingest.sources.sql.postgresql import PostgresSource
 from services.postgres import PostgresDatabase, fresh_database
 from test_postgres_source import _events, _job, _secrets
 
@@ -110,7 +111,7 @@ def test_key_range_reads_load_every_row_exactly_once(project: Project, pg: Any, 
                         "INSERT INTO {table} SELECT g * 7 - 5000, g / 100.0, timestamptz '2024-01-01 00:00:00+00' "
                         "+ g * interval '1 second' FROM generate_series(1, 3001) g",
                         "ANALYZE {table}"])
-    monkeypatch.setattr(pg_fast, "PARALLEL_MIN_ROWS", 1000)
+    monkeypatch.setattr(pg_adbc, "PARALLEL_MIN_ROWS", 1000)
     project.append_config(_secrets(pg, "pg", backend="adbc", parallel_reads=str(readers)), "secrets.toml")
     project.write_workbook([_job("pg", "public", table)])
     result = project.ingest("run")
@@ -135,7 +136,7 @@ def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(proj
     def no_second_scan(*args: Any, **kwargs: Any) -> int:
         raise AssertionError("the reconciliation should use the count taken while DuckDB copied")
 
-    monkeypatch.setattr(DatabaseSource, "count_rows", no_second_scan)
+    monkeypatch.setattr(sql_base, "count_query", no_second_scan)
     result = project.ingest("run")
     assert result.exit_code == 0, result.output
     lake = project.read_lake("pg", table)
@@ -172,9 +173,9 @@ def test_duckdb_snapshot_fails_on_a_value_it_would_change_and_lands_nothing(proj
 def test_duckdb_connection_failure_is_one_line_without_the_password(project: Project, pg: Any, fast_table: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = pg.password + "-canary"
-    login = pg_duckdb.DuckDbSession.secret_statement
-    monkeypatch.setattr(pg_duckdb.DuckDbSession, "secret_statement",
-                        lambda self: login(self).replace(pg.password.replace("'", "''"), wrong))
+    secret = PgLogin.duckdb_secret
+    monkeypatch.setattr(PgLogin, "duckdb_secret",
+                        lambda self, name: secret(self, name).replace(pg.password.replace("'", "''"), wrong))
     project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
     project.write_workbook([_job("pg", "public", fast_table)])
     result = project.ingest("run")
@@ -188,7 +189,7 @@ def test_duckdb_connection_failure_is_one_line_without_the_password(project: Pro
 def test_exact_batch_refuses_a_numeric_that_would_lose_digits() -> None:
     batch = pa.record_batch({"price": pa.array(["1.234"])})
     with pytest.raises(pa.ArrowInvalid, match="data loss"):
-        pg_fast.exact_batch(batch, {"price": pa.decimal128(12, 2)}, frozenset())
+        pg_adbc.exact_batch(batch, {"price": pa.decimal128(12, 2)}, frozenset())
 
 
 @pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
@@ -205,23 +206,24 @@ def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg:
     assert f"pg.public.{fast_table}: reading with the {used} backend" in caplog.messages
 
 
-def test_workbook_row_backend_unknown_to_the_source_type_fails_the_job(project: Project) -> None:
+def test_workbook_row_backend_unknown_to_the_source_type_is_refused_by_validation(project: Project) -> None:
     project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
                              "load_type": "FULL", "enabled": "Y", "backend": "adbc"}])
-    assert project.ingest("run").exit_code == 1
-    assert project.audit_rows()[-1]["error_message"] == (
-        "backend 'adbc' in workbook row 2 is not available for sqlite sources: "
-        "use auto or one of pyarrow.")
+    for command in ("validate-config", "run"):
+        result = project.ingest(command)
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[0] == (
+            "SourceConfig!L2 backend: 'adbc' is not available for sqlite sources: use auto or one of pyarrow")
+    assert project.audit_rows() == []
 
 
 def test_duckdb_attach_string_carries_libpq_options_with_libpq_quoting() -> None:
-    session = pg_duckdb.DuckDbSession(sa.URL.create(
-        "postgresql+psycopg2", username="u", password="p'w", host="h", database="d",
-        query={"sslmode": "require", "application_name": "it's \\ ingest"}), readers=2, connect_timeout=7)
+    login = PgLogin("h", 5432, "d", "u", "p'w", {"sslmode": "require", "application_name": "it's \\ ingest"}, 7)
+    session = pg_duckdb.DuckDbSession(login, readers=2)
     assert session.connection_options() == (
         "sslmode='require' application_name='it\\'s \\\\ ingest' connect_timeout='7'")
     assert "p'w" not in session.connection_options()  # the password goes into the DuckDB secret only
-    assert "PASSWORD 'p''w'" in session.secret_statement()
+    assert "PASSWORD 'p''w'" in login.duckdb_secret("pg")
 
 
 SLOW_FUNCTION = ("CREATE OR REPLACE FUNCTION slowly(x bigint) RETURNS bigint VOLATILE LANGUAGE sql AS "
@@ -278,7 +280,8 @@ def test_full_duckdb_snapshot_starts_its_scan_and_session_as_soon_as_the_backend
     job = SimpleNamespace(is_incremental=load_type == "INCREMENTAL", schema_name="public", table_name=fast_table)
     engine = sa.create_engine(pg.url())
     try:
-        credentials = SimpleNamespace(parallel_reads=2, connect_timeout=5)
+        credentials = SimpleNamespace(parallel_reads=2, connect_timeout=5, host=pg.host, port=pg.port, sslmode=None,
+                                      database=pg.database_name, username=pg.user, password=pg.password)
         started = PostgresSource().start_background_work(job, engine, credentials, backend)  # type: ignore[arg-type]
         if started is not None:
             started.stop()
@@ -289,7 +292,8 @@ def test_full_duckdb_snapshot_starts_its_scan_and_session_as_soon_as_the_backend
 
 def test_duckdb_session_opened_in_background_attaches_the_source_and_reopens_after_close(pg: Any,
                                                                                          fast_table: str) -> None:
-    session = pg_duckdb.DuckDbSession(sa.make_url(pg.url()), readers=1, connect_timeout=5).open_in_background()
+    login = PgLogin(pg.host, pg.port, pg.database_name, pg.user, pg.password, {}, 5)
+    session = pg_duckdb.DuckDbSession(login, readers=1).open_in_background()
     try:
         assert session.connection().execute(f"SELECT count(*) FROM src.public.{fast_table}").fetchone() == (3,)
         session.close()

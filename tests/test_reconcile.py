@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 from services.postgres import PostgresDatabase, fresh_database
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -128,14 +128,17 @@ def test_unknown_reconcile_action_stops_before_any_job(project: Project) -> None
 
 
 def test_count_that_cannot_be_taken_is_a_warning_not_a_failure(project: Project) -> None:
-    from dlt_ingest.config.model import Job, LoadType
-    from dlt_ingest.job_runner import JobResult, JobStatus
-    from dlt_ingest.reconcile import ReconcilePolicy, reconcile
+    from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
+    from dlt_ingest.errors import SourceError
+    from dlt_ingest.results import JobResult, JobStatus
+    from dlt_ingest.workbook.model import Job, LoadType
 
-    project.append_config('[sources.gone]\ndatabase = "data/missing.sqlite"')
+    def gone(after: Any, until: Any) -> int:  # the source went away between the load and the count
+        raise SourceError("sqlite file data/missing.sqlite not found: check `database` under [sources.<source_name>]")
+
     job = Job("sqlite", "gone", "orders", LoadType.FULL)
     result = JobResult(job, JobStatus.SUCCESS, datetime.now(), rows=3)
-    reconcile(result, ReconcilePolicy())
+    reconcile(result, gone, ReconcilePolicy())
     assert (result.status, result.reconciliation, result.source_count) == (JobStatus.SUCCESS, "ERROR", None)
     assert result.warnings == ["row count check failed: sqlite file data/missing.sqlite not found: check `database` "
                                "under [sources.<source_name>]"]

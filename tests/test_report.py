@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from conftest import Project
-from dlt_ingest.audit import AuditWriter
+from dlt_ingest.records.audit import AuditWriter
 from services.postgres import PostgresDatabase, fresh_database
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking")

@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 
 from conftest import Project
-from dlt_ingest.retry import RetryPolicy, is_transient
+from dlt_ingest.engine.retry import RetryPolicy, is_transient
 from services.tcp_proxy import TcpProxy
 
 

@@ -11,8 +11,8 @@ import fsspec
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.secrets.chain import use_project_dir
+from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 PRODUCTS = [r for r in DEMO_ROWS if r["table_name"] == "products"]
 
@@ -29,7 +29,7 @@ def test_new_column_is_reported_as_schema_change_in_log_and_audit(project: Proje
     assert [r["schema_changed"] for r in audit] == ["false", "true"]
     assert int(audit[1]["schema_version"]) > int(audit[0]["schema_version"])
     logs = "".join(p.read_text(encoding="utf-8") for p in (project.path / "logs").glob("main_orchestrator_*.log"))
-    expected = (f"[SCHEMA CHANGE] products: version {audit[1]['schema_version']} "
+    expected = (f"[SCHEMA CHANGE] demo.products: version {audit[1]['schema_version']} "
                 f"(was {audit[0]['schema_version']}); new columns: discount")
     assert expected in logs
     assert "schema changed" in result.stdout
@@ -40,7 +40,7 @@ def test_dlt_own_log_records_land_in_the_log_of_the_job_that_emitted_them(
 ) -> None:
     project.write_workbook(PRODUCTS)
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "INFO")
-    use_project_dir(str(project.path))
+    use_project(str(project.path))
     try:
         assert project.ingest("run").exit_code == 0
     finally:

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 from services.postgres import free_port
 
 

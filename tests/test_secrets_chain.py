@@ -10,11 +10,11 @@ from dlt.common.configuration.specs.azure_credentials import AzureCredentials
 
 from conftest import Project
 from dlt_ingest.errors import SecretNotFoundError, SecretProviderError
-from dlt_ingest.secrets.chain import active_providers, resolve_source_credentials, use_project_dir
-from dlt_ingest.secrets.names import declare_sources, guide_env_name, vault_name
-from dlt_ingest.secrets.redaction import redact
-from dlt_ingest.sources.sqlite import SqliteCredentials
-from secret_stores import no_declared_sources, vault_fixture, workspace_fixture  # noqa: F401
+from dlt_ingest.redaction import redact
+from dlt_ingest.secrets.chain import active_providers, resolve_source_credentials, use_project
+from dlt_ingest.secrets.names import guide_env_name, vault_name
+from dlt_ingest.sources.sql.sqlite import SqliteCredentials
+from secret_stores import vault_fixture, workspace_fixture  # noqa: F401
 from services.databricks_api import DatabricksWorkspace
 from services.keyvault import KeyVault
 
@@ -122,7 +122,7 @@ def test_store_names_of_a_setting(key: str, sections: tuple[str, ...], vault_key
 def test_guide_env_name_goes_to_the_longest_declared_source_name(
         project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLT_MY_DB_DATABASE", "my_db.sqlite")
-    declare_sources(["my", "my_db"])
+    use_project(None, ["my", "my_db"])
     assert resolve_source_credentials(SqliteCredentials, "my_db").config.database == "my_db.sqlite"
     with pytest.raises(SecretNotFoundError):  # `my` would read it as key `db_database`: not its variable
         from dlt.common.configuration import configspec
@@ -156,13 +156,13 @@ def test_dlt_resolves_destination_credentials_through_the_vault(
 def test_secret_values_are_masked_raw_and_url_encoded(project: Project, workspace: DatabricksWorkspace) -> None:
     workspace.put("dlt-framework", "demo-database", "data/demo.sqlite")
     Path(".dlt/secrets.toml").write_text('[sources.pg]\npassword = "p@ss:w/rd%#"\n', encoding="utf-8")
-    use_project_dir(str(project.path))
+    use_project(str(project.path))
     message = "connect postgresql://u:p%40ss%3Aw%2Frd%25%23@h/db failed; raw p@ss:w/rd%# ; plus p%40ss%3Aw%2Frd%25%23"
     assert redact(message) == "connect postgresql://u:***@h/db failed; raw *** ; plus ***"
 
 
 def test_escaped_forms_inside_driver_messages_are_masked(project: Project) -> None:
-    from dlt_ingest.secrets.redaction import register_secret
+    from dlt_ingest.redaction import register_secret
 
     register_secret("it's\\tricky\"")
     message = "error: 'it\\'s\\\\tricky\"' and {\"p\": \"it's\\\\tricky\\\"\"}"

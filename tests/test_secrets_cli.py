@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import BASE_CONFIG, Project
-from dlt_ingest.config.template import DEMO_ROWS
-from dlt_ingest.secrets.chain import use_project_dir
-from secret_stores import no_declared_sources, vault_fixture, workspace_fixture  # noqa: F401
+from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.workbook.template import DEMO_ROWS
+from secret_stores import vault_fixture, workspace_fixture  # noqa: F401
 from services.databricks_api import DatabricksWorkspace
 from services.keyvault import KeyVault
 
@@ -32,14 +32,14 @@ VALUES = ["db.internal", "5432", "pa'ss$word", "lakeaccount", "a2V5IGZyb20gdG9tb
 def secrets_toml(project: Project) -> Path:
     path = project.path / ".dlt" / "secrets.toml"
     path.write_text(SECRETS_TOML, encoding="utf-8")
-    use_project_dir(str(project.path))
+    use_project(str(project.path))
     return path
 
 
 def _without_demo_source(project: Project) -> None:
     """config.toml keeps only its [runtime] part, so the demo's `database` must come from a secret store."""
     (project.path / ".dlt" / "config.toml").write_text(BASE_CONFIG.split("[sources.demo]")[0], encoding="utf-8")
-    use_project_dir(str(project.path))
+    use_project(str(project.path))
 
 
 def test_push_to_databricks_creates_the_scope_and_prints_names_only(
@@ -59,7 +59,7 @@ def test_push_to_key_vault_round_trips_through_the_chain(
     assert result.stdout.splitlines()[-1] == f"5 secret(s) uploaded to Azure Key Vault {vault.url}."
     assert vault.secrets == dict(zip(VAULT_NAMES, VALUES, strict=True))
     secrets_toml.unlink()  # now only the vault holds them
-    use_project_dir(str(project.path))
+    use_project(str(project.path))
     listing = project.ingest("secrets", "list")
     assert listing.exit_code == 0, listing.output
     assert "sources.demo.database" in listing.stdout and "config.toml" in listing.stdout

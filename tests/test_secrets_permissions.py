@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 
 @pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o640, True), (0o600, False)])

@@ -18,15 +18,15 @@ from sqlalchemy.dialects.oracle.oracledb import OracleDialect_oracledb
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.engine import make_url
 
-from dlt_ingest.config.model import Job, LoadType
 from dlt_ingest.errors import SourceError
 from dlt_ingest.sources import REGISTRY
-from dlt_ingest.sources.azure_sql import AzureSqlCredentials
-from dlt_ingest.sources.database import convert_watermark
-from dlt_ingest.sources.mssql import ODBC_17, ODBC_18, MssqlCredentials, pick_python_driver
-from dlt_ingest.sources.oracle import OracleCredentials
-from dlt_ingest.sources.postgresql import PostgresCredentials, connectorx_keeps
-from dlt_ingest.sources.sql_types import exact_type
+from dlt_ingest.sources.sql.azure_sql import AzureSqlCredentials
+from dlt_ingest.sources.sql.cursor import build_incremental, convert_watermark
+from dlt_ingest.sources.sql.mssql import ODBC_17, ODBC_18, MssqlCredentials, pick_python_driver
+from dlt_ingest.sources.sql.oracle import OracleCredentials
+from dlt_ingest.sources.sql.postgresql import PostgresCredentials, connectorx_keeps
+from dlt_ingest.sources.sql.types import exact_type
+from dlt_ingest.workbook.model import Job, LoadType
 
 PASSWORD = "p@ss:w/rd%#;{x}"
 
@@ -233,7 +233,7 @@ CUTOFF = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 def _incremental_query(dialect: Any, literal: bool) -> tuple[str, dict[str, Any]]:
     """The SELECT dlt's loaders build for our incremental settings, compiled for `dialect`: with literal
     values as connectorx receives it, or with bound parameters as the SQLAlchemy-based pyarrow backend sends it."""
-    incremental = REGISTRY.get("postgresql").build_incremental(  # type: ignore[attr-defined]
+    incremental = build_incremental(
         job("postgresql", load_type=LoadType.INCREMENTAL, watermark_column="updated_at",
             last_watermark="2024-05-01T12:00:00+00:00"),
         [{"name": "id", "type": sa.Integer()}, {"name": "updated_at", "type": sa.DateTime(timezone=True)}])

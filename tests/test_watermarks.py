@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS
+from dlt_ingest.workbook.template import DEMO_ROWS
 
 ORDERS = next(r for r in DEMO_ROWS if r["table_name"] == "orders")
 

@@ -18,8 +18,8 @@ from openpyxl import Workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 from typer.testing import CliRunner
 
-from dlt_ingest.cli import app
-from dlt_ingest.config.columns import COLUMNS
+from dlt_ingest.cli.app import app
+from dlt_ingest.workbook.columns import COLUMNS
 
 KNOWN = [c.name for c in COLUMNS]
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FFF), max_size=40)

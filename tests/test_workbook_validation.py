@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from dlt_ingest.config import LoadType, load_workbook
+from dlt_ingest import LoadType, load_jobs
 from dlt_ingest.errors import WorkbookError, WorkbookValidationError
 
 HEADER = ["source_type", "source_name", "table_name", "schema_name", "load_type", "watermark_column",
@@ -78,7 +78,7 @@ INVALID_ROWS = [
 def test_invalid_cell_is_reported_with_location_and_fix(tmp_path: Path, bad_row: list[Any], expected: str) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [bad_row])
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     messages = [str(p) for p in caught.value.problems]
     assert any(m.startswith(expected) for m in messages), messages
 
@@ -89,7 +89,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         row(table_name="c", last_watermark="soon"), row(table_name="d;"),
     ])
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     assert [p.location for p in caught.value.problems] == [
         "SourceConfig!E2", "SourceConfig!I3", "SourceConfig!A4", "SourceConfig!G5", "SourceConfig!C6"]
 
@@ -97,7 +97,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 def test_duplicate_job_names_among_enabled_rows_are_refused(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [row(), row(), row(enabled="N")])
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     assert [str(p) for p in caught.value.problems] == [
         "SourceConfig!C3 table_name: job 'demo.orders' has the same job name as row 2 ('demo.orders'): "
         "disable or remove one of the two rows"]
@@ -106,7 +106,7 @@ def test_duplicate_job_names_among_enabled_rows_are_refused(tmp_path: Path) -> N
 def test_header_matching_ignores_case_and_spaces_and_warns_about_unknown_columns(tmp_path: Path) -> None:
     header = [f"  {h.upper()} " for h in HEADER] + ["owner"]
     path = make_workbook(tmp_path / "w.xlsx", [[*row(), "alice"]], header=header)
-    workbook = load_workbook(path)
+    workbook = load_jobs(path)
     assert [j.name for j in workbook.jobs] == ["demo.orders"]
     assert [str(w) for w in workbook.warnings] == [
         "SourceConfig!L1 owner: unknown column, ignored (see docs/configuration.md for the known columns)"]
@@ -117,7 +117,7 @@ def test_missing_required_column_names_the_column(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [[v for h, v in zip(HEADER, row(), strict=True) if h != "load_type"]],
                          header=header)
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     assert [str(p) for p in caught.value.problems] == [
         "SourceConfig!1:1 load_type: required column is missing: add a column headed 'load_type'"]
 
@@ -125,7 +125,7 @@ def test_missing_required_column_names_the_column(tmp_path: Path) -> None:
 def test_duplicate_header_is_refused(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [[*row(), "x"]], header=[*HEADER, "Table_Name"])
     with pytest.raises(WorkbookValidationError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     assert "SourceConfig!L1 table_name: duplicate column (also in column C)" in str(caught.value)
 
 
@@ -134,7 +134,7 @@ def test_duplicate_header_is_refused(tmp_path: Path) -> None:
     ("n", False), ("No", False), ("false", False), ("0", False), (0, False), (False, False),
 ])
 def test_enabled_accepts_every_spelling(tmp_path: Path, cell: Any, expected: bool) -> None:
-    workbook = load_workbook(make_workbook(tmp_path / "w.xlsx", [row(enabled=cell)]))
+    workbook = load_jobs(make_workbook(tmp_path / "w.xlsx", [row(enabled=cell)]))
     assert bool(workbook.jobs) is expected
 
 
@@ -147,7 +147,7 @@ def test_enabled_accepts_every_spelling(tmp_path: Path, cell: Any, expected: boo
     (1000, 1000),
 ])
 def test_last_watermark_accepts_dates_iso_text_and_numbers(tmp_path: Path, cell: Any, expected: Any) -> None:
-    workbook = load_workbook(make_workbook(tmp_path / "w.xlsx", [row(last_watermark=cell)]))
+    workbook = load_jobs(make_workbook(tmp_path / "w.xlsx", [row(last_watermark=cell)]))
     assert workbook.jobs[0].last_watermark == expected
 
 
@@ -156,7 +156,7 @@ def test_rows_become_typed_jobs_and_blank_rows_are_skipped(tmp_path: Path) -> No
         row(load_type="incremental", primary_key="id, line", chunk_size=500), [None] * len(HEADER),
         row(table_name="Order Items", load_type="full", watermark_column=None, last_watermark=None),
     ])
-    jobs = load_workbook(path).jobs
+    jobs = load_jobs(path).jobs
     assert [(j.row, j.name, j.load_type) for j in jobs] == [
         (2, "demo.orders", LoadType.INCREMENTAL), (4, "demo.Order Items", LoadType.FULL)]
     assert jobs[0].primary_key == ("id", "line")
@@ -166,21 +166,21 @@ def test_rows_become_typed_jobs_and_blank_rows_are_skipped(tmp_path: Path) -> No
 
 
 def test_problems_in_disabled_rows_are_warnings_not_errors(tmp_path: Path) -> None:
-    workbook = load_workbook(make_workbook(tmp_path / "w.xlsx", [row(), row(enabled="N", load_type="INCR")]))
+    workbook = load_jobs(make_workbook(tmp_path / "w.xlsx", [row(), row(enabled="N", load_type="INCR")]))
     assert [j.name for j in workbook.jobs] == ["demo.orders"]
     assert [str(w) for w in workbook.warnings] == [
         "SourceConfig!E3 load_type: 'INCR' is not one of FULL, INCREMENTAL (row is disabled)"]
 
 
 def test_full_load_with_watermark_column_is_warned(tmp_path: Path) -> None:
-    workbook = load_workbook(make_workbook(tmp_path / "w.xlsx", [row(load_type="FULL")]))
+    workbook = load_jobs(make_workbook(tmp_path / "w.xlsx", [row(load_type="FULL")]))
     assert [str(w) for w in workbook.warnings] == [
         "SourceConfig!F2 watermark_column: is ignored because load_type is FULL"]
 
 
 def test_pipeline_names_never_contain_double_underscores(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [row(source_name="my__db", table_name="__weird__ name")])
-    job = load_workbook(path).jobs[0]
+    job = load_jobs(path).jobs[0]
     assert "__" not in job.pipeline_name
     assert job.pipeline_name == "ingest_my_db_weird_name"
 
@@ -199,7 +199,7 @@ def test_unreadable_files_get_one_clear_line(tmp_path: Path, filename: str, cont
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(WorkbookError) as caught:
-        load_workbook(path)
+        load_jobs(path)
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
 
@@ -207,10 +207,10 @@ def test_unreadable_files_get_one_clear_line(tmp_path: Path, filename: str, cont
 def test_missing_sheet_lists_the_sheets_found(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [row()], sheet="Jobs")
     with pytest.raises(WorkbookError, match=r"has no sheet named 'SourceConfig' \(sheets found: Jobs\)"):
-        load_workbook(path)
+        load_jobs(path)
 
 
 def test_empty_sheet_says_what_to_add(tmp_path: Path) -> None:
     path = make_workbook(tmp_path / "w.xlsx", [], header=[])
     with pytest.raises(WorkbookError, match="sheet 'SourceConfig' is empty: add a header row"):
-        load_workbook(path)
+        load_jobs(path)

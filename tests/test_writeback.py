@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 from openpyxl.styles import Font, PatternFill
 
 from conftest import Project
-from dlt_ingest.config.template import DEMO_ROWS, write_workbook
 from dlt_ingest.sources import REGISTRY
+from dlt_ingest.workbook.template import DEMO_ROWS, write_workbook
 
 BROKEN_ROW = {"source_type": "sqlite", "source_name": "demo", "table_name": "no_such_table", "load_type": "FULL",
               "enabled": "Y"}

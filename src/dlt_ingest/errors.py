@@ -1,32 +1,39 @@
-"""User-facing errors of dlt-ingest.
+"""User-facing errors of dlt-ingest, and the one way any exception is told to a user.
 
 Every error a user is expected to meet is an ``IngestError`` whose message says what went wrong,
 where, and how to fix it. The CLI prints it as one red line; ``exit_code`` tells which code to use.
 
     IngestError                      (exit 2 unless stated)
-    ├── ConfigError                  the workbook or .dlt settings are wrong
+    ├── ConfigError                  the workbook, .dlt settings or command line are wrong; nothing ran
     │   ├── WorkbookError            the workbook cannot be read at all (missing, corrupt, wrong format)
     │   └── WorkbookValidationError  the workbook was read but has invalid cells (carries every problem)
     ├── SecretError
     │   ├── SecretNotFoundError      no provider holds a required key (lists what was tried)
     │   └── SecretProviderError      a configured provider failed (names the provider)
     ├── DestinationError             the lake cannot be written (names account/container, never the key)
-    ├── LockError                    another run holds the lake lock
+    ├── LockError                    another run holds the lock of a selected job
     └── JobError                     one job failed (exit 1; the run goes on with the other jobs)
         └── SourceError              the source rejected or broke the extraction
+            ├── ApiError             an API answered in a way the job cannot use
+            │   ├── CredentialsRejected   401/403: the configured credentials were refused
+            │   └── ApiUnreachable        no HTTP answer at all, after the retries
+            ├── UnrepresentableValue a source value the lake cannot hold exactly (names the column)
+            └── TypeContractError    a column's type cannot be kept exactly, or changed in the source
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+
+from dlt_ingest.redaction import redact
 
 
 class IngestError(Exception):
     """Base of all expected errors: the message is meant for the user and names the fix."""
 
     exit_code = 2
-    # Whether another attempt could succeed: True/False decide, None lets `retry.is_transient` judge the text.
+    # Whether another attempt could succeed: True/False decide, None lets `engine.retry.is_transient` judge the text.
     transient: bool | None = None
 
     def __init__(self, message: str) -> None:
@@ -95,7 +102,7 @@ class DestinationError(IngestError):
 
 
 class LockError(IngestError):
-    """Another ``ingest run`` holds the lock on this lake."""
+    """Another ``ingest run`` holds the lock of a selected job."""
 
 
 class JobError(IngestError):
@@ -106,3 +113,65 @@ class JobError(IngestError):
 
 class SourceError(JobError):
     """The source rejected the extraction (missing table, refused connection, ...)."""
+
+
+class ApiError(SourceError):
+    """An API answered in a way the job cannot use; repeating the job would not help."""
+
+    transient = False
+
+
+class CredentialsRejected(ApiError):
+    """401/403: the configured credentials were refused."""
+
+
+class ApiUnreachable(ApiError):
+    """No HTTP answer at all (DNS, refused connection, timeout), after dlt's retries."""
+
+
+class UnrepresentableValue(SourceError):
+    """A source value the lake cannot hold exactly; the job fails instead of landing a changed value."""
+
+    transient = False
+
+
+class TypeContractError(SourceError):
+    """A column cannot be read exactly with the chosen backend, or its type changed against the lake's."""
+
+    transient = False
+
+
+def first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then what it wraps: dlt's step failures (`.exception`), `__cause__`, a driver's `.orig`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        inner = getattr(current, "exception", None) or current.__cause__ or getattr(current, "orig", None)
+        current = inner if isinstance(inner, BaseException) else None
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The first `IngestError` in the chain, else its deepest cause."""
+    last = exc
+    for link in _causes(exc):
+        if isinstance(link, IngestError):
+            return link
+        last = link
+    return last
+
+
+def describe(exc: BaseException, prefix: str = "") -> str:
+    """The one line a user sees for any exception: an `IngestError`'s own message (it names the fix),
+    else `Type: first line` of the innermost cause; every known secret masked."""
+    cause = innermost(exc)
+    if isinstance(cause, IngestError):
+        return redact(cause.message)
+    line = first_line(str(cause))
+    return redact(prefix + (f"{type(cause).__name__}: {line}" if line else type(cause).__name__))

@@ -1,18 +1,29 @@
-"""Run settings of dlt-ingest itself, read from the `[ingest]` section of `.dlt/config.toml`.
+"""Reading settings from dlt's config providers at exact keys, and the run settings of dlt-ingest itself.
 
-Command-line flags win over these; these win over the built-in defaults below.
+dlt's own resolver falls back from `sources.postgres.host` to a bare `HOST`, so an unrelated environment
+variable could silently become a credential. `lookup` asks each provider, in priority order, for exactly
+`sections.key` and records who answered; the secret chain builds on it.
+
+`IngestSettings` is the `[ingest]` section of `.dlt/config.toml` (or `INGEST__<NAME>`): command-line
+flags win over it, it wins over the defaults below. Relative folders are taken from the project folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dlt_ingest.errors import ConfigError
-from dlt_ingest.secrets.chain import lookup_setting
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.configuration.providers.provider import ConfigProvider
+from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+
+from dlt_ingest.errors import ConfigError, SecretProviderError
 
 ON_DATABRICKS = "DATABRICKS_RUNTIME_VERSION"
 
@@ -21,7 +32,56 @@ def running_on_databricks() -> bool:
     return bool(os.environ.get(ON_DATABRICKS))
 
 
+def context_providers() -> list[ConfigProvider]:
+    """dlt's providers for the active project, highest priority first (ours are among them once installed)."""
+    return [p for p in Container()[PluggableRunContext].providers.providers if not p.is_empty]
+
+
+def project_dir() -> Path:
+    """The project folder dlt's run context points at (where `.dlt/` lives)."""
+    return Path(Container()[PluggableRunContext].context.run_dir).resolve()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The value at exactly `sections.key` (None when no provider holds it), who held it, what was tried."""
+
+    value: Any
+    provider: str | None
+    tried: tuple[str, ...]
+
+
+def lookup(key: str, sections: tuple[str, ...], hint: Any = str,
+           providers: Sequence[ConfigProvider] | None = None) -> Lookup:
+    """`sections.key` in each provider, highest priority first; a provider that fails stops the lookup."""
+    tried: list[str] = []
+    for provider in context_providers() if providers is None else providers:
+        try:
+            value, full_key = provider.get_value(key, hint, None, *sections)
+        except (ConfigurationException, SecretProviderError):
+            raise
+        except Exception as exc:  # a configured provider that fails must not fall through silently
+            raise SecretProviderError(
+                f"secret provider '{provider.name}' failed while reading {'.'.join((*sections, key))}: "
+                f"{type(exc).__name__}; check that it is reachable and that this identity may read it."
+            ) from exc
+        tried.append(f"({provider.name}, {full_key})")
+        if value is not None:
+            return Lookup(value, provider.name, tuple(tried))
+    return Lookup(None, None, tuple(tried))
+
+
 _TRUE, _FALSE = {"true", "yes", "y", "1", "on"}, {"false", "no", "n", "0", "off"}
+
+
+def as_bool(value: Any) -> bool | None:
+    """TOML booleans and the usual words; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    return None
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -29,17 +89,19 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     kind = type(default)
     try:
         if kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in _TRUE | _FALSE:
-                return text in _TRUE
-            raise ValueError(value)
+            flag = as_bool(value)
+            if flag is None:
+                raise ValueError(value)
+            return flag
         return kind(value)
     except (TypeError, ValueError):
         expected = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, kind.__name__)
         raise ConfigError(f"[ingest] {name} = {value!r} is not {expected}: fix it in .dlt/config.toml "
                           f"(or INGEST__{name.upper()})") from None
+
+
+_FOLDERS = ("log_dir", "audit_dir", "working_dir")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: C:\\ is a Windows folder
 
 
 @dataclass(frozen=True)
@@ -52,17 +114,34 @@ class IngestSettings:
     retry_attempts: int = 3
     retry_backoff_seconds: float = 2.0
     reconcile_tolerance: int = 0  # rows a source/lake count may differ by before it is a mismatch
-    reconcile_action: str = "warn"  # warn, fail or off (see dlt_ingest.reconcile)
+    reconcile_action: str = "warn"  # warn, fail or off (see engine.reconcile)
     current_tables: bool = False  # keep a deduplicated Delta `<table>_current` beside every job with a primary_key
+    detect_deletes: bool = False  # default of the workbook column `detect_deletes` (INCREMENTAL jobs with a key)
+    create_container: bool = False  # create the lake's Azure container when it does not exist
+    heartbeat_seconds: float = 30.0  # plain-line progress when the output is no terminal; 0 turns it off
+    lake_lease_seconds: int = 300  # how long a run's lease on a job in the lake lasts without being renewed
+    lake_lease_wait_seconds: float = 0.0  # how long to wait for another machine's lease before refusing
 
     @classmethod
-    def load(cls, **overrides: Any) -> IngestSettings:
+    def load(cls, project: Path | None = None, **overrides: Any) -> IngestSettings:
         values: dict[str, Any] = {}
-        for name, default in cls().__dict__.items():
-            value, _ = lookup_setting(name, ("ingest",), type(default))
-            if value is not None:
-                values[name] = _coerce(name, value, default)
+        for item in fields(cls):
+            default = item.default
+            found = lookup(item.name, ("ingest",), type(default)).value
+            if found is not None:
+                values[item.name] = _coerce(item.name, found, default)
         if "working_dir" not in values and running_on_databricks():
             values["working_dir"] = str(Path(tempfile.gettempdir()) / "dlt-ingest" / "pipelines")
-        settings = cls(**values)
-        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+        settings = replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
+        return settings.relative_to(project or project_dir())
+
+    def relative_to(self, project: Path) -> IngestSettings:
+        """Local folders given as relative paths, taken from the project folder (not the current directory)."""
+        changed: dict[str, Any] = {}
+        for name in _FOLDERS:
+            value = str(getattr(self, name))
+            if _URL_SCHEME.match(value):  # a bucket (az://...) or Spark's dbfs:/ (refused later, with the fix)
+                continue
+            path = Path(value).expanduser()
+            changed[name] = str(path if path.is_absolute() else project / path)
+        return replace(self, **changed)

@@ -1,6 +1,7 @@
-"""Where the data lands."""
+"""Where the data lands: the `Destination` protocol and its filesystem implementation (local folder,
+Azure Data Lake Gen2 / Blob Storage, any fsspec bucket)."""
 
-from dlt_ingest.destinations.filesystem import DEFAULT_LAYOUT, LakeTarget, lake_target
-from dlt_ingest.destinations.preflight import check_lake
+from dlt_ingest.destinations.base import Destination
+from dlt_ingest.destinations.filesystem import FilesystemDestination, build_destination
 
-__all__ = ["DEFAULT_LAYOUT", "LakeTarget", "check_lake", "lake_target"]
+__all__ = ["Destination", "FilesystemDestination", "build_destination"]

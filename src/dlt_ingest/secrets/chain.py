@@ -1,16 +1,17 @@
-"""Resolving a source's credentials through dlt's config providers, exactly at `sources.<source_name>`.
+"""Resolving a source's credentials through the provider chain, exactly at `sources.<source_name>`.
 
-dlt's own `resolve_configuration` falls back from `sources.<name>.host` to a bare `HOST`, so an
-unrelated environment variable (HOST, USERNAME, PASSWORD are common) could silently become a database
-credential. We therefore ask each of dlt's providers, in dlt's priority order, for the exact key only,
-record which provider served each field, and let dlt's configspec coerce and validate the values.
+We ask each of dlt's providers (ours installed ahead of them), in priority order, for the exact key only
+(`settings.lookup`), record which provider served each field, and let dlt's configspec coerce and
+validate the values. A job's credentials are resolved once and handed to everything that needs them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.container import Container
@@ -20,25 +21,21 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from dlt.common.typing import is_optional_type
 
-from dlt_ingest.errors import SecretNotFoundError, SecretProviderError
-from dlt_ingest.secrets.redaction import register_secret
+from dlt_ingest.errors import SecretNotFoundError, first_line
+from dlt_ingest.redaction import register_secret
+from dlt_ingest.secrets.names import is_secret_field
+from dlt_ingest.secrets.providers import IngestDefaultsProvider, install_providers
+from dlt_ingest.settings import Lookup, lookup, project_dir
 
 TSpec = TypeVar("TSpec", bound=BaseConfiguration)
 log = logging.getLogger("dlt_ingest.secrets")
 
-SECRET_FIELD_MARKERS = ("password", "secret", "token", "key", "sas", "connection_string")
-
-
-def is_secret_field(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in SECRET_FIELD_MARKERS)
-
 
 @dataclass
-class ResolvedCredentials:
+class ResolvedCredentials(Generic[TSpec]):
     """A resolved configspec plus, per field, the name of the provider that served it."""
 
-    config: Any
+    config: TSpec
     served_by: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -47,63 +44,61 @@ class ResolvedCredentials:
 
 
 def active_providers() -> list[ConfigProvider]:
-    """The chain in priority order (our vaults installed ahead of dlt's), skipping empty providers."""
-    from dlt_ingest.secrets.providers import install_providers
-
-    return [p for p in install_providers() if not p.is_empty]
-
-
-def _lookup(key: str, hint: Any, sections: tuple[str, ...]) -> tuple[Any, str | None, list[str]]:
-    tried: list[str] = []
-    for provider in active_providers():
-        try:
-            value, full_key = provider.get_value(key, hint, None, *sections)
-        except (ConfigurationException, SecretProviderError):
-            raise
-        except Exception as exc:  # a configured provider that fails must not fall through silently
-            raise SecretProviderError(
-                f"secret provider '{provider.name}' failed while reading {'.'.join((*sections, key))}: "
-                f"{type(exc).__name__}; check that it is reachable and that this identity may read it."
-            ) from exc
-        tried.append(f"({provider.name}, {full_key})")
-        if value is not None:
-            return value, provider.name, tried
-    return None, None, tried
+    """The chain in priority order (our vaults installed ahead of dlt's), skipping empty providers and our
+    defaults of dlt settings (they hold no credential)."""
+    return [p for p in install_providers() if not p.is_empty and not isinstance(p, IngestDefaultsProvider)]
 
 
-def resolve_section(spec: type[TSpec], sections: tuple[str, ...], what: str) -> ResolvedCredentials:
+def use_project(path: str | Path | None = None, source_names: Iterable[str] | None = None) -> Path:
+    """Point dlt's providers at `<path>/.dlt` (when given), install our chain ahead of dlt's own and
+    declare the workbook's source names; returns the project folder in use."""
+    if path is not None:
+        Container()[PluggableRunContext].reload(str(Path(path).expanduser().resolve()))
+        install_providers(force=True, source_names=source_names)
+    else:
+        install_providers(source_names=source_names)
+    return project_dir()
+
+
+def _missing_help(section: str) -> str:
+    folder = project_dir() / ".dlt"
+    return (f"Add them to {folder / 'secrets.toml'} under [{section}] (the project folder is {project_dir()}; "
+            f"pass --project-dir to use another) or to any provider listed in docs/secrets.md.")
+
+
+def resolve_section(spec: type[TSpec], sections: tuple[str, ...], what: str) -> ResolvedCredentials[TSpec]:
     """Resolve every field of `spec` at exactly `sections`; raise one error listing all that is missing."""
     values: dict[str, Any] = {}
     served_by: dict[str, str] = {}
     missing: list[str] = []
     defaults = spec()
+    providers = active_providers()
     for name, hint in spec.get_resolvable_fields().items():
-        value, provider_name, tried = _lookup(name, hint, sections)
-        if value is not None:
-            values[name] = value
-            served_by[name] = provider_name or "?"
+        found = lookup(name, sections, hint, providers)
+        if found.value is not None:
+            values[name] = found.value
+            served_by[name] = found.provider or "?"
             if is_secret_field(name):
-                register_secret(value)
+                register_secret(found.value)
             continue
         default = getattr(defaults, name, None)
         if default is None and not is_optional_type(hint):
-            missing.append(f"  {name}: tried " + ", ".join(tried or ["(no provider is configured)"]))
+            missing.append(f"  {name}: tried " + ", ".join(found.tried or ("(no provider is configured)",)))
+    section = ".".join(sections)
     if missing:
-        section = ".".join(sections)
         raise SecretNotFoundError(
-            f"{what}: missing {len(missing)} setting(s) under [{section}]:\n"
-            + "\n".join(missing)
-            + f"\nAdd them to .dlt/secrets.toml under [{section}] or to any provider listed in docs/secrets.md."
+            f"{what}: missing {len(missing)} setting(s) under [{section}]:\n" + "\n".join(missing) + "\n"
+            + _missing_help(section)
         )
     try:
         config = resolve_configuration(spec(), explicit_value=values, accept_partial=True)
     except ConfigurationException as exc:
-        raise SecretNotFoundError(f"{what}: invalid settings under [{'.'.join(sections)}]: {exc}") from exc
+        raise SecretNotFoundError(f"{what}: invalid settings under [{section}]: {first_line(str(exc))}") from exc
     return ResolvedCredentials(config, served_by)
 
 
-def resolve_source_credentials(spec: type[TSpec], source_name: str) -> ResolvedCredentials:
-    """Resolve a source's credentials and log, before the job touches the source, which stores served them."""
+def resolve_source_credentials(spec: type[TSpec], source_name: str) -> ResolvedCredentials[TSpec]:
+    """Resolve a source's credentials and log, before any job touches the source, which stores served them."""
     resolved = resolve_section(spec, ("sources", source_name), f"source '{source_name}'")
     if resolved.providers_used:
         log.info("%s: credentials from %s", source_name, ", ".join(resolved.providers_used))
@@ -111,16 +106,8 @@ def resolve_source_credentials(spec: type[TSpec], source_name: str) -> ResolvedC
 
 
 def lookup_setting(key: str, sections: tuple[str, ...], hint: Any = str) -> tuple[Any, str | None]:
-    """One setting at exactly `sections.key` (no fallback to a bare key); returns (value, provider)."""
-    value, provider_name, _ = _lookup(key, hint, sections)
-    if value is not None and is_secret_field(key):
-        register_secret(value)
-    return value, provider_name
-
-
-def use_project_dir(path: str) -> None:
-    """Point dlt's providers at `<path>/.dlt` (dlt fixes its run dir when first used), then add ours."""
-    from dlt_ingest.secrets.providers import install_providers
-
-    Container()[PluggableRunContext].reload(path)
-    install_providers(force=True)
+    """One setting at exactly `sections.key` through the whole chain; returns (value, provider)."""
+    found: Lookup = lookup(key, sections, hint, active_providers())
+    if found.value is not None and is_secret_field(key):
+        register_secret(found.value)
+    return found.value, found.provider

@@ -5,14 +5,16 @@ Nothing here returns or prints a value; rows carry setting names and provider na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlt_ingest.config.model import Job
+from dlt.common.configuration.specs import BaseConfiguration
+
 from dlt_ingest.errors import SecretNotFoundError
 from dlt_ingest.secrets.chain import lookup_setting, resolve_source_credentials
-from dlt_ingest.secrets.names import declare_sources, dlt_env_name, guide_env_name, vault_name
+from dlt_ingest.secrets.names import dlt_env_name, guide_env_name, vault_name
+from dlt_ingest.secrets.transfer import toml_documents
 
 NOT_SET = "-"
 _DESTINATION = ("destination", "filesystem")
@@ -78,21 +80,11 @@ def source_rows(source_name: str, spec: Any) -> list[SettingRow]:
     return [_row(source_name, name, sections, hint) for name, hint in spec.get_resolvable_fields().items()]
 
 
-def _distinct_sources(jobs: Iterable[Job]) -> dict[str, str]:
-    sources: dict[str, str] = {}
-    for job in jobs:
-        sources.setdefault(job.source_name, job.source_type)
-    return sources
-
-
-def check_job_secrets(jobs: Sequence[Job]) -> SecretsReport:
-    """Resolve every enabled job's credentials without running anything; collect what is missing."""
-    from dlt_ingest.sources import REGISTRY
-
-    declare_sources(job.source_name for job in jobs)
+def check_source_secrets(sources: Mapping[str, type[BaseConfiguration]]) -> SecretsReport:
+    """Resolve the credentials of every source (name -> its credentials spec) without running anything;
+    collect what is missing."""
     report = SecretsReport()
-    for source_name, source_type in _distinct_sources(jobs).items():
-        spec = REGISTRY.get(source_type).credentials_spec
+    for source_name, spec in sources.items():
         report.rows.extend(source_rows(source_name, spec))
         try:
             resolve_source_credentials(spec, source_name)
@@ -104,8 +96,6 @@ def check_job_secrets(jobs: Sequence[Job]) -> SecretsReport:
 
 def toml_source_names() -> dict[str, list[str]]:
     """`[sources.<name>]` sections of secrets.toml and config.toml with their keys."""
-    from dlt_ingest.secrets.utilities import toml_documents
-
     found: dict[str, list[str]] = {}
     for document in toml_documents():
         for name, table in (document.get("sources") or {}).items():
@@ -115,14 +105,14 @@ def toml_source_names() -> dict[str, list[str]]:
     return found
 
 
-def list_settings(jobs: Sequence[Job]) -> SecretsReport:
+def list_settings(sources: Mapping[str, type[BaseConfiguration]]) -> SecretsReport:
     """Every setting of the workbook's sources (and sources only in the toml files), with its holder."""
-    report = check_job_secrets(jobs) if jobs else SecretsReport()
+    report = check_source_secrets(sources) if sources else SecretsReport()
     known = {row.owner for row in report.rows}
     for name, keys in toml_source_names().items():
         if name in known:
             continue
         report.rows.extend(_row(name, key, ("sources", name)) for key in keys)
-    if not jobs:
+    if not sources:
         report.rows.extend(_destination_rows())
     return report

@@ -96,16 +96,6 @@ class DatabricksSecretsProvider(VaultProvider):
             raise self._failure(f"reading '{name}'", exc) from None
         return base64.b64decode(response.value or "").decode("utf-8")
 
-    def list_names(self) -> set[str]:
-        try:
-            return {item.key for item in self.client.secrets.list_secrets(self.scope)}
-        except SecretProviderError:
-            raise
-        except Exception as exc:
-            if _is_not_found(exc):
-                return set()
-            raise self._failure("listing secrets", exc) from None
-
     def put(self, values: dict[str, str]) -> list[str]:
         """Create the scope when missing, then write every value; returns the names written."""
         try:

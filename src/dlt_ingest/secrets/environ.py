@@ -14,14 +14,8 @@ from typing import Any
 from dlt.common.configuration.providers.environ import EnvironProvider
 from dlt.common.configuration.specs.base_configuration import is_secret_hint
 
-from dlt_ingest.secrets.names import guide_env_belongs_to, guide_env_name
-from dlt_ingest.secrets.redaction import register_secret
-
-
-def _is_secret_key(key: str) -> bool:
-    from dlt_ingest.secrets.chain import is_secret_field
-
-    return is_secret_field(key)
+from dlt_ingest.redaction import register_secret
+from dlt_ingest.secrets.names import DeclaredSources, guide_env_belongs_to, guide_env_name, is_secret_field
 
 
 @functools.lru_cache(maxsize=512)
@@ -38,7 +32,12 @@ def _may_be_secret(hint: Any) -> bool:
 
 
 class IngestEnvironProvider(EnvironProvider):
-    """dlt's environment provider plus the guide's `DLT_<NAME>_<KEY>` names."""
+    """dlt's environment provider plus the guide's `DLT_<NAME>_<KEY>` names; `declared` holds the workbook's
+    source names, which decide who owns an ambiguous guide name."""
+
+    def __init__(self, declared: DeclaredSources | None = None) -> None:
+        super().__init__()
+        self.declared = declared or DeclaredSources()
 
     def get_value(self, key: str, hint: Any, pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
         if _may_be_secret(hint):  # dlt also looks in /run/secrets (Kubernetes, Docker) for these
@@ -47,14 +46,14 @@ class IngestEnvironProvider(EnvironProvider):
             dlt_key = self.get_key_name(key, pipeline_name, *sections)  # type: ignore[arg-type]
             value = os.environ.get(dlt_key)
         guide_key = None if pipeline_name else guide_env_name(key, tuple(sections))
-        if guide_key and not guide_env_belongs_to(guide_key, tuple(sections)):
+        if guide_key and not guide_env_belongs_to(guide_key, tuple(sections), self.declared):
             guide_key = None  # a longer declared source name claims this variable
         if value is None and guide_key:
             value = os.environ.get(guide_key)
             if value is not None:
                 dlt_key = guide_key
         if value is not None:
-            if _is_secret_key(key):
+            if is_secret_field(key):
                 register_secret(value)
             return value, dlt_key
         return None, f"{dlt_key} | {guide_key}" if guide_key else dlt_key

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlt_ingest.errors import SecretProviderError
-from dlt_ingest.secrets.redaction import register_secret
+from dlt_ingest.redaction import register_secret
+from dlt_ingest.secrets.databricks import DatabricksSecretsProvider
 from dlt_ingest.secrets.vault import VaultProvider
 
 KEYVAULT_URL_ENV = "AZURE_KEY_VAULT_URL"
@@ -46,8 +47,6 @@ def key_vault_credential(databricks: Any = None, auth_scope: str = DEFAULT_AUTH_
             "Azure Key Vault is configured but azure-identity is not installed: pip install 'dlt-ingest[azure]'"
         ) from exc
     if databricks is not None:
-        from dlt_ingest.secrets.databricks import DatabricksSecretsProvider
-
         principal = DatabricksSecretsProvider(auth_scope, databricks.profile, databricks._client)
         parts = {k: principal._look_vault(k) for k in ("client-id", "client-secret", "tenant-id")}
         tenant, client_id, client_secret = parts["tenant-id"], parts["client-id"], parts["client-secret"]
@@ -112,14 +111,6 @@ class KeyVaultProvider(VaultProvider):
             return None
         except Exception as exc:
             raise self._failure(f"reading '{name}'", exc) from None
-
-    def list_names(self) -> set[str]:
-        try:
-            return {p.name for p in self.client.list_properties_of_secrets() if p.enabled is not False}
-        except SecretProviderError:
-            raise
-        except Exception as exc:
-            raise self._failure("listing secrets", exc) from None
 
     def put(self, values: dict[str, str]) -> list[str]:
         try:

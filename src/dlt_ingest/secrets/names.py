@@ -14,8 +14,15 @@ import threading
 from collections.abc import Iterable
 
 DESTINATION_ALIAS = "adls"
+SECRET_FIELD_MARKERS = ("password", "secret", "token", "key", "sas", "connection_string")
 _DESTINATION = ("destination", "filesystem")
 _CREDENTIALS = ("destination", "filesystem", "credentials")
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether a setting's name says it holds a secret (its value is then masked wherever it could appear)."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_FIELD_MARKERS)
 
 
 def vault_name(key: str, sections: tuple[str, ...]) -> str | None:
@@ -45,19 +52,18 @@ def dlt_path(key: str, sections: tuple[str, ...]) -> str:
 
 
 class DeclaredSources:
-    """Source names the workbook declares; they decide who owns an ambiguous `DLT_MY_DB_HOST`."""
+    """Source names the workbook declares; they decide who owns an ambiguous `DLT_MY_DB_HOST`.
+
+    The environment provider holds one; the run declares the workbook's names when it installs the chain.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._names: set[str] = set()
 
-    def declare(self, names: Iterable[str]) -> None:
+    def replace(self, names: Iterable[str]) -> None:
         with self._lock:
-            self._names |= {n.lower() for n in names if n}
-
-    def clear(self) -> None:
-        with self._lock:
-            self._names.clear()
+            self._names = {n.lower() for n in names if n}
 
     def owner(self, variable: str) -> str | None:
         """The longest declared name (or the destination alias) that `DLT_<NAME>_...` starts with."""
@@ -66,17 +72,9 @@ class DeclaredSources:
         return max(candidates, key=len) if candidates else None
 
 
-DECLARED_SOURCES = DeclaredSources()
-
-
-def declare_sources(names: Iterable[str]) -> None:
-    """Tell the environment provider which source names exist (called with the workbook's jobs)."""
-    DECLARED_SOURCES.declare(names)
-
-
-def guide_env_belongs_to(variable: str, sections: tuple[str, ...]) -> bool:
+def guide_env_belongs_to(variable: str, sections: tuple[str, ...], declared: DeclaredSources) -> bool:
     """False when a longer declared source name claims `variable` (longest match wins)."""
-    owner = DECLARED_SOURCES.owner(variable)
+    owner = declared.owner(variable)
     if owner is None:
         return True
     if sections and sections[0] == "sources":

@@ -2,6 +2,7 @@
 
 Resulting order, highest priority first:
     Databricks secrets > Azure Key Vault > environment variables > secrets.toml > config.toml
+    > dlt-ingest's defaults (`IngestDefaultsProvider`)
 `dlt.config.register_provider` would append (lowest priority), so we edit the list in place. dlt
 then resolves `sources.*` and the destination's credentials through the same chain.
 """
@@ -10,13 +11,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from dlt.common.configuration.container import Container
+from dlt.common.configuration.providers.dictionary import DictionaryProvider
 from dlt.common.configuration.providers.environ import EnvironProvider
 from dlt.common.configuration.providers.provider import ConfigProvider
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.databricks import (
     DEFAULT_SCOPE,
     DEFAULT_TIMEOUT_SECONDS,
@@ -25,21 +29,31 @@ from dlt_ingest.secrets.databricks import (
 )
 from dlt_ingest.secrets.environ import IngestEnvironProvider
 from dlt_ingest.secrets.keyvault import DEFAULT_AUTH_SCOPE, KEYVAULT_URL_ENV, KeyVaultProvider, key_vault_credential
-from dlt_ingest.secrets.redaction import register_secret
+from dlt_ingest.secrets.names import is_secret_field
 from dlt_ingest.secrets.vault import VaultProvider
+from dlt_ingest.settings import lookup
 
 _install_lock = threading.Lock()
 
 
+class IngestDefaultsProvider(DictionaryProvider):
+    """dlt settings dlt-ingest changes by default, at the lowest priority (any configuration wins).
+
+    dlt keeps a local copy of every loaded file; on a nightly job of large tables that doubles the disk
+    used each run, while the lake holds the data: the local copy goes once a package is loaded.
+    """
+
+    NAME = "dlt-ingest defaults"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config_doc = {"load": {"delete_completed_jobs": True}}
+
+
 def _setting(providers: list[ConfigProvider], key: str) -> str | None:
     """An `[ingest]` setting read from dlt's own providers only (ours are not installed yet)."""
-    for provider in providers:
-        if isinstance(provider, VaultProvider):
-            continue
-        value, _ = provider.get_value(key, str, None, "ingest")
-        if value is not None:
-            return str(value)
-    return None
+    value = lookup(key, ("ingest",), str, providers).value
+    return None if value is None else str(value)
 
 
 def build_vault_providers(dlt_providers: list[ConfigProvider]) -> list[VaultProvider]:
@@ -63,24 +77,27 @@ def build_vault_providers(dlt_providers: list[ConfigProvider]) -> list[VaultProv
     return vaults
 
 
-def install_providers(force: bool = False) -> list[ConfigProvider]:
-    """Make the run context's provider list our chain (idempotent; again after a context reload)."""
+def install_providers(force: bool = False, source_names: Iterable[str] | None = None) -> list[ConfigProvider]:
+    """Make the run context's provider list our chain (idempotent; anew after a context reload), and
+    declare the workbook's `source_names` to the environment provider (replacing earlier ones)."""
     container = Container()[PluggableRunContext].providers
     with _install_lock:
         providers = container.providers
-        installed = any(isinstance(p, IngestEnvironProvider) for p in providers)
-        if installed and not force:
-            return providers
-        dlt_own = [p for p in providers if not isinstance(p, VaultProvider)]
-        dlt_own = [IngestEnvironProvider() if isinstance(p, EnvironProvider) else p for p in dlt_own]
-        providers[:] = [*build_vault_providers(dlt_own), *dlt_own]
-        _register_toml_secrets(dlt_own)
+        environ = next((p for p in providers if isinstance(p, IngestEnvironProvider)), None)
+        if environ is None or force:
+            dlt_own = [p for p in providers if not isinstance(p, VaultProvider)]
+            environ = IngestEnvironProvider()
+            dlt_own = [environ if isinstance(p, EnvironProvider) else p for p in dlt_own]
+            dlt_own = [p for p in dlt_own if not isinstance(p, IngestDefaultsProvider)]
+            providers[:] = [*build_vault_providers(dlt_own), *dlt_own, IngestDefaultsProvider()]
+            _register_toml_secrets(dlt_own)
+        if source_names is not None:
+            environ.declared.replace(source_names)
         return providers
 
 
 def _register_toml_secrets(providers: list[ConfigProvider]) -> None:
     """Secret-named values of secrets.toml are masked even when dlt (not our chain) resolves them."""
-    from dlt_ingest.secrets.chain import is_secret_field
 
     def walk(node: Any) -> None:
         for key, value in node.items():
@@ -93,6 +110,3 @@ def _register_toml_secrets(providers: list[ConfigProvider]) -> None:
         if provider.name == "secrets.toml":
             walk(getattr(provider, "_config_doc", {}) or {})
 
-
-def vault_providers() -> list[VaultProvider]:
-    return [p for p in install_providers() if isinstance(p, VaultProvider)]

@@ -13,8 +13,8 @@ from typing import Any
 
 from dlt.common.configuration.providers.provider import ConfigProvider
 
+from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.names import vault_name
-from dlt_ingest.secrets.redaction import register_secret
 
 _MISSING = object()
 
@@ -34,10 +34,6 @@ class VaultProvider(ConfigProvider, abc.ABC):
     def _look_vault(self, name: str) -> str | None:
         """The secret called `name`, or None when the store does not hold it."""
 
-    @abc.abstractmethod
-    def list_names(self) -> set[str]:
-        """Names of every secret the store holds (for `ingest secrets list`)."""
-
     def get_value(self, key: str, hint: Any, pipeline_name: str | None, *sections: str) -> tuple[Any, str]:
         name = vault_name(key, tuple(sections))
         if pipeline_name or name is None:
@@ -51,10 +47,6 @@ class VaultProvider(ConfigProvider, abc.ABC):
         if cached is not None:
             register_secret(cached)  # everything in a vault is treated as secret
         return cached, name
-
-    def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
 
     @property
     def supports_secrets(self) -> bool:

@@ -1,9 +1,7 @@
-"""Source modules, registered by `source_type`. Importing this package declares every built-in type; its
-module is imported on first use (`REGISTRY.get`), so a run does not import drivers it does not need."""
+"""Source modules: `sql/` for databases through dlt's `sql_table`, `api/` for REST APIs through
+`rest_api_source`, found by `source_type` in the registry."""
 
-from dlt_ingest.sources.base import REGISTRY, PreparedSource, SourceModule, register
+from dlt_ingest.sources.base import PreparedSource, RowCounter, SourceModule
+from dlt_ingest.sources.registry import REGISTRY, SourceRegistry
 
-for _type_name in ("api", "azure_sql", "mssql", "mysql", "oracle", "postgresql", "sqlite"):
-    REGISTRY.declare(_type_name, f"dlt_ingest.sources.{_type_name}")
-
-__all__ = ["REGISTRY", "PreparedSource", "SourceModule", "register"]
+__all__ = ["REGISTRY", "PreparedSource", "RowCounter", "SourceModule", "SourceRegistry"]

@@ -1,0 +1,1 @@
+"""The command line: `ingest` (app) and the Databricks entry `ingest-job`."""

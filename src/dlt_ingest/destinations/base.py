@@ -1,0 +1,60 @@
+"""The protocol of a destination: what the run asks of the place the data lands.
+
+A run builds one destination, checks it once (`preflight`), and for each job: builds dlt's destination
+for the job's pipeline (`build`), restores the job's stored state from it (`restore_state`), makes the
+job's target ready (`prepare_load`: unfinished loads cleaned up, folders created) and, after the load,
+asks where the files went (`written_location`). A new kind of destination is a package implementing it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import date
+from typing import Any, Protocol
+
+from dlt.common.pipeline import LoadInfo
+
+from dlt_ingest.workbook.model import Job
+
+
+class Destination(Protocol):
+    @property
+    def kind(self) -> str:
+        """A short name for file names and logs, e.g. `local` or `adls_gen2`."""
+        ...
+
+    def describe(self) -> str:
+        """Where the data goes, safe to print (no credentials)."""
+        ...
+
+    def preflight(self, create_container: bool = False) -> None:
+        """Fail once, before any job, when the destination cannot be written (raises `IngestError`s)."""
+        ...
+
+    def check_writable(self) -> None:
+        """Write and remove a marker where the data would go (`ingest test-connections`); raise on failure."""
+        ...
+
+    def build(self) -> Any:
+        """dlt's destination for a job's pipeline (one per run, shared by its jobs)."""
+        ...
+
+    def restore_state(self, pipeline: Any) -> list[str]:
+        """Bring the pipeline's state and schema in step with the destination; returns warnings."""
+        ...
+
+    def prepare_load(self, pipeline: Any, job: Job) -> list[str]:
+        """Make the job's target ready for a new load (after pending loads were completed); returns warnings."""
+        ...
+
+    def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:
+        """Per table, the folder (or object) the load wrote to, relative to the destination."""
+        ...
+
+    def table_location(self, job: Job, day: date) -> str:
+        """Where a load of `job` on `day` would write (for a dry run)."""
+        ...
+
+    def lease(self, jobs: list[Job], owner: str) -> AbstractContextManager[None]:
+        """Hold every job for this run against all other writers of this destination (any machine)."""
+        ...

@@ -1,0 +1,99 @@
+"""The filesystem destination behind the `Destination` protocol: date-partitioned Parquet in a local
+folder or a bucket, through dlt's filesystem destination."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.common.storages.fsspec_filesystem import fsspec_from_config
+
+from dlt_ingest.destinations.filesystem.lake import LakeTarget, lake_target
+from dlt_ingest.destinations.filesystem.orphans import remove_orphan_files, remove_unfinished_states
+from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
+from dlt_ingest.workbook.model import Job
+
+
+@dataclass(frozen=True)
+class FilesystemDestination:
+    """A `Destination` over one lake (`LakeTarget`: where and how files are written)."""
+
+    lake: LakeTarget
+
+    @property
+    def kind(self) -> str:
+        return "local" if self.lake.is_local else "adls_gen2"
+
+    @property
+    def bucket_url(self) -> str:
+        return self.lake.bucket_url
+
+    def describe(self) -> str:
+        return self.lake.display()
+
+    def preflight(self, create_container: bool = False) -> None:
+        check_lake(self.lake, create_container)
+
+    def check_writable(self) -> None:
+        config = resolve_lake_config(self.lake)
+        filesystem, root = fsspec_from_config(config)
+        marker = f"{root.rstrip('/')}/_ingest_write_test_{uuid.uuid4().hex}"
+        filesystem.makedirs(root, exist_ok=True)
+        filesystem.pipe(marker, b"ok")
+        filesystem.rm(marker)
+
+    def build(self) -> Any:
+        return self.lake.destination()
+
+    def restore_state(self, pipeline: dlt.Pipeline) -> list[str]:
+        """Drop stored states of loads that never completed, then let dlt restore the newest one."""
+        unfinished = remove_unfinished_states(pipeline)
+        pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
+        return [f"ignored {len(unfinished)} stored state(s) of a load that never completed"] if unfinished else []
+
+    def prepare_load(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
+        orphans = remove_orphan_files(pipeline, job.lake_table)
+        self.lake.ensure_dataset(pipeline)  # before jobs of one source race to create it
+        return [f"removed {len(orphans)} file(s) of a load that never completed"] if orphans else []
+
+    def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:
+        """Per table, the folder dlt wrote its files to, relative to the bucket (e.g. demo/orders/2026/02/12).
+
+        Taken from dlt's own load metrics (`remote_url` of each job), so a custom layout is reported as written.
+        """
+        folders: dict[str, str] = {}
+        prefix = self.lake.bucket_url.rstrip("/") + "/"
+        marker = f"/{job.dataset_name}/"
+        for load_metrics in info.metrics.values():
+            for step in load_metrics:
+                for metrics in step.get("job_metrics", {}).values():
+                    remote = metrics.remote_url or ""
+                    if not remote or metrics.table_name.startswith("_dlt"):
+                        continue
+                    if remote.startswith(prefix):
+                        relative = remote[len(prefix):]
+                    else:  # the destination may spell the bucket differently (abfss:// vs az://)
+                        relative = job.dataset_name + "/" + remote.rsplit(marker, 1)[-1]
+                    folders.setdefault(metrics.table_name, relative.rsplit("/", 1)[0])
+        return folders
+
+    def table_location(self, job: Job, day: date) -> str:
+        return f"{self.lake.bucket_url.rstrip('/')}/{job.dataset_name}/{job.lake_table}/{day:%Y/%m/%d}/"
+
+    @contextmanager
+    def lease(self, jobs: list[Job], owner: str) -> Iterator[None]:
+        with contextlib.nullcontext():
+            yield
+
+
+def build_destination(bucket_url: str | None = None, project: Path | None = None) -> FilesystemDestination:
+    """The run's destination from `[destination.filesystem]` (`<project>/lake` when nothing is configured)."""
+    return FilesystemDestination(lake_target(bucket_url, project))

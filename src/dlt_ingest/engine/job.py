@@ -1,0 +1,125 @@
+"""Running one job: its own dlt pipeline, state restored from the lake, facts read back from dlt.
+
+The steps are dlt's own (`extract`, `normalize`, `load`), called one by one so that the state is
+restored exactly once, before anything else touches the pipeline, and pending loads are completed
+before a new extraction instead of replacing it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import dlt
+from dlt.common.runtime.collector import Collector
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from dlt_ingest.destinations import Destination
+from dlt_ingest.engine.current_table import wants_current_table, with_current_table
+from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
+from dlt_ingest.engine.retry import is_transient
+from dlt_ingest.engine.state import apply_state_rules, finish_pending_loads, incremental_state, schema_facts
+from dlt_ingest.errors import IngestError, JobError, describe, first_line
+from dlt_ingest.redaction import redact
+from dlt_ingest.results import ColumnChange, JobResult, JobStatus
+from dlt_ingest.secrets.chain import ResolvedCredentials
+from dlt_ingest.sources import REGISTRY
+from dlt_ingest.workbook.model import Job
+
+log = logging.getLogger("dlt_ingest.job")
+
+_LAKE_STEPS = {"sync": "cannot read the stored state from the lake: ", "load": "cannot write to the lake: "}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one line a failed job reports; a storage error of dlt's sync or load step says it was the lake."""
+    step = exc.step if isinstance(exc, PipelineStepFailed) else ""
+    return describe(exc, prefix=_LAKE_STEPS.get(step, ""))
+
+
+def _lake_step(step: Callable[[], Any], kind: str = "sync") -> Any:
+    """Run a step of ours that touches the lake; a storage failure reads like dlt's own step of that kind."""
+    try:
+        return step()
+    except IngestError:
+        raise
+    except Exception as exc:
+        line = first_line(str(exc))
+        error = JobError(redact(_LAKE_STEPS[kind] + type(exc).__name__ + (f": {line}" if line else "")))
+        error.transient = is_transient(exc)
+        raise error from exc
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What every job of a run shares."""
+
+    destination: Destination
+    pipelines_dir: str
+    reconcile_policy: ReconcilePolicy
+    reset_state: bool = False
+    current_tables: bool = False
+    collector: Callable[[Job], Collector | None] | None = None  # dlt progress collector per job (progress, tests)
+
+
+def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext, attempt: int = 1) -> JobResult:
+    """Extract, normalize and load one job, then reconcile its row count; raises on failure (the
+    orchestrator records it and decides about another attempt)."""
+    started = datetime.now()
+    clock = time.monotonic()
+    module = REGISTRY.get(job.source_type)
+    result = JobResult(job, JobStatus.SUCCESS, started, attempts=attempt, worker=threading.current_thread().name)
+    progress = context.collector(job) if context.collector is not None else None
+    options: dict[str, Any] = {"progress": progress} if progress is not None else {}
+    pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=context.destination.build(),
+                            dataset_name=job.dataset_name, pipelines_dir=context.pipelines_dir, **options)
+    result.warnings += _lake_step(lambda: context.destination.restore_state(pipeline))  # never past lost rows
+    resumed = finish_pending_loads(pipeline, job)
+    if resumed:
+        result.warnings.append(resumed)
+    result.warnings += _lake_step(lambda: context.destination.prepare_load(pipeline, job), "load")
+    before = apply_state_rules(pipeline, job, context.reset_state, result)
+    version_before, columns_before = schema_facts(pipeline, job.lake_table)
+    with module.prepare(job, credentials.config) as prepared:
+        result.warnings.extend(prepared.warnings)
+        for warning in prepared.warnings:
+            log.warning("%s: %s", job.name, warning)
+        data: Any = prepared.data
+        if wants_current_table(job, context.current_tables):  # dispositions per resource: append + merge
+            data = with_current_table(prepared.data, job)
+            pipeline.extract(data, loader_file_format="parquet")
+        else:
+            pipeline.extract(data, loader_file_format="parquet", write_disposition="append")
+        normalized = pipeline.normalize()
+        info = pipeline.load()
+        counts = dict(normalized.row_counts) if normalized is not None else {}
+        result.rows = counts.get(job.lake_table, 0)
+        result.child_rows = {name: n for name, n in counts.items() if name.startswith(job.lake_table + "__")}
+        result.load_id = info.loads_ids[-1] if info.loads_ids else ""
+        result.written_folders = context.destination.written_location(info, job)
+        result.partition_path = result.written_folders.get(job.lake_table, "")
+        after = incremental_state(pipeline)
+        result.watermark_start = (before or {}).get("last_value", job.last_watermark)
+        result.watermark_from_state = (before or {}).get("last_value") is not None
+        result.watermark_end = (after or {}).get("last_value")
+        _record_schema_change(pipeline, job, result, version_before, columns_before)
+        if prepared.count_rows is not None:
+            reconcile(result, prepared.count_rows, context.reconcile_policy)
+    result.duration_seconds = round(time.monotonic() - clock, 3)
+    return result
+
+
+def _record_schema_change(pipeline: dlt.Pipeline, job: Job, result: JobResult, version_before: int | None,
+                          columns_before: set[str]) -> None:
+    result.schema_version, columns_after = schema_facts(pipeline, job.lake_table)
+    if version_before is not None and columns_before and columns_after - columns_before:
+        result.schema_changes = [ColumnChange(name, "added") for name in sorted(columns_after - columns_before)]
+        log.warning(
+            "[SCHEMA CHANGE] %s: version %s (was %s); new columns: %s",
+            job.name, result.schema_version, version_before, ", ".join(result.new_columns),
+        )

@@ -1,0 +1,143 @@
+"""Everything a run decides before it touches a source or the lake: the project, the jobs, the settings.
+
+Bad input raises `ConfigError` here (exit 2, nothing ran); `plan_run` is shared by `ingest run`,
+`--dry-run`, `test-connections` and the Databricks entry.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dlt
+from dlt.pipeline.exceptions import CannotRestorePipelineException
+
+from dlt_ingest.destinations import Destination, build_destination
+from dlt_ingest.engine.reconcile import ReconcilePolicy
+from dlt_ingest.engine.state import incremental_state
+from dlt_ingest.errors import ConfigError
+from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.settings import IngestSettings
+from dlt_ingest.sources import REGISTRY
+from dlt_ingest.storage import shown_path
+from dlt_ingest.workbook import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
+
+
+@dataclass
+class RunOptions:
+    """What a run is asked to do; `None` means: the `[ingest]` setting, else the default."""
+
+    config_path: str | Path | None = None  # the workbook; default <project>/config/ingestion_config.xlsx
+    project_dir: str | Path | None = None  # the folder holding .dlt/ (and, by default, the workbook, logs, lake)
+    select: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    workers: int | None = None
+    reset_state: bool = False
+    log_dir: str | None = None
+    audit_dir: str | None = None
+    bucket_url: str | None = None
+    create_container: bool = False
+    write_back: bool = False  # update last_run_* and last_watermark in the workbook
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The validated workbook, the selected jobs, the settings and the destination of one run."""
+
+    project: Path
+    workbook: WorkbookConfig
+    jobs: list[Job]
+    settings: IngestSettings
+    destination: Destination
+    options: RunOptions = field(default_factory=RunOptions)
+
+    @property
+    def workbook_path(self) -> str:
+        return self.workbook.path
+
+
+def workbook_path(options: RunOptions, project: Path) -> Path:
+    """The workbook: as given (relative to the current folder, like any path typed on a command line),
+    else the project's default one."""
+    if options.config_path:
+        return Path(options.config_path).expanduser()
+    return shown_path(project / DEFAULT_WORKBOOK)
+
+
+
+def load_jobs(config_path: str | Path | None = None, project_dir: str | Path | None = None) -> WorkbookConfig:
+    """Read and validate the workbook (the enabled jobs, the disabled ones, warnings); raises `ConfigError`."""
+    project = use_project(project_dir)
+    workbook = load_workbook(workbook_path(RunOptions(config_path=config_path), project), REGISTRY)
+    use_project(None, (job.source_name for job in workbook.jobs))  # who owns an ambiguous DLT_<NAME>_<KEY>
+    return workbook
+
+
+def _matches(job: Job, pattern: str) -> bool:
+    if pattern.startswith("source:"):
+        return fnmatch.fnmatchcase(job.source_name.lower(), pattern[7:].lower())
+    if pattern.startswith("type:"):
+        return fnmatch.fnmatchcase(job.source_type, pattern[5:].lower())
+    return fnmatch.fnmatchcase(job.name.lower(), pattern.lower())
+
+
+def select_jobs(jobs: Sequence[Job], select: Sequence[str], exclude: Sequence[str]) -> list[Job]:
+    """Filter jobs by globs on job names, `source:NAME` and `type:TYPE`."""
+    chosen = [j for j in jobs if not select or any(_matches(j, p) for p in select)]
+    chosen = [j for j in chosen if not any(_matches(j, p) for p in exclude)]
+    if select and not chosen:
+        names = ", ".join(j.name for j in jobs) or "none"
+        raise ConfigError(f"--select {' '.join(select)} matches no enabled job (enabled jobs: {names})")
+    return chosen
+
+
+def plan_run(options: RunOptions) -> RunPlan:
+    """Everything a run needs before it touches anything: raises `ConfigError` on bad input."""
+    project = use_project(options.project_dir)
+    workbook = load_workbook(workbook_path(options, project), REGISTRY)
+    use_project(None, (job.source_name for job in workbook.jobs))  # who owns an ambiguous DLT_<NAME>_<KEY>
+    jobs = select_jobs(workbook.jobs, options.select, options.exclude)
+    settings = IngestSettings.load(project, workers=options.workers, log_dir=options.log_dir,
+                                   audit_dir=options.audit_dir)
+    if settings.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, not {settings.workers}")
+    if options.reset_state and not options.select:
+        raise ConfigError("--reset-state needs --select naming the job(s) whose stored cursor to forget")
+    ReconcilePolicy.from_settings(settings)  # a bad [ingest] reconcile_action stops here, before any job
+    destination = build_destination(options.bucket_url, project)
+    return RunPlan(project, workbook, jobs, settings, destination, options)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job: Job
+    watermark_start: str
+    target_folder: str
+
+
+def _local_watermark(job: Job, working_dir: str) -> str:
+    """The cursor in dlt's local state, without contacting the lake (for --dry-run)."""
+    if not job.is_incremental:
+        return "(all rows)"
+    pipeline = None
+    if (Path(working_dir) / job.pipeline_name).is_dir():  # attach would create the folder otherwise
+        try:
+            pipeline = dlt.attach(pipeline_name=job.pipeline_name, pipelines_dir=working_dir)
+        except CannotRestorePipelineException:
+            pipeline = None
+    state = incremental_state(pipeline) if pipeline is not None else None
+    if state and state.get("last_value") is not None:
+        return f"{job.watermark_column} >= {state['last_value']} (local state)"
+    start = job.last_watermark if job.last_watermark is not None else "(beginning)"
+    return f"{job.watermark_column} >= {start} (workbook; the lake's state wins if present)"
+
+
+def plan_jobs(options: RunOptions) -> list[PlannedJob]:
+    """What `ingest run` would do: validates everything, connects to nothing, writes nothing."""
+    plan = plan_run(options)
+    today = date.today()
+    return [PlannedJob(job, _local_watermark(job, plan.settings.working_dir),
+                       plan.destination.table_location(job, today)) for job in plan.jobs]

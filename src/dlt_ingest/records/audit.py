@@ -1,0 +1,184 @@
+"""The audit trail: one CSV row per job attempt result, `metadata/audit_YYYYMMDD.csv`.
+
+The guide's columns come first so existing scripts keep working. Rows are appended whole under a lock
+(thread lock plus an OS file lock), so parallel jobs and two runs on the same day never interleave.
+Cells that a spreadsheet would run as a formula are neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from dlt_ingest.errors import ConfigError
+from dlt_ingest.redaction import redact
+from dlt_ingest.results import JobResult
+from dlt_ingest.storage import is_remote, local_path, remote_filesystem, shown_location
+
+
+@dataclass(frozen=True)
+class AuditColumn:
+    """One column of the audit CSV: its name and how a job's result fills it."""
+
+    name: str
+    value: Callable[[JobResult, str], Any]  # (result, run_id) -> cell
+
+
+def _child_tables(result: JobResult) -> str:
+    return ";".join(f"{name}={rows}" for name, rows in sorted(result.child_rows.items()))
+
+
+# The guide's columns come first, so existing scripts keep working; a new column is one line here (and
+# its row in docs/operations.md, which a test checks).
+COLUMNS: tuple[AuditColumn, ...] = (
+    AuditColumn("timestamp", lambda r, _: (r.finished_at or datetime.now()).strftime("%Y-%m-%d %H:%M:%S")),
+    AuditColumn("job_name", lambda r, _: r.job.name),
+    AuditColumn("status", lambda r, _: r.status.value),
+    AuditColumn("rows_processed", lambda r, _: r.rows),
+    AuditColumn("duration_seconds", lambda r, _: r.duration_seconds),
+    AuditColumn("partition_path", lambda r, _: r.partition_path),
+    AuditColumn("error_message", lambda r, _: r.error),
+    AuditColumn("run_id", lambda _, run_id: run_id),
+    AuditColumn("source_type", lambda r, _: r.job.source_type),
+    AuditColumn("load_type", lambda r, _: r.job.load_type.value),
+    AuditColumn("load_id", lambda r, _: r.load_id),
+    AuditColumn("watermark_start", lambda r, _: r.watermark_start),
+    AuditColumn("watermark_end", lambda r, _: r.watermark_end),
+    AuditColumn("schema_version", lambda r, _: r.schema_version),
+    AuditColumn("schema_changed", lambda r, _: r.schema_changed),
+    AuditColumn("attempts", lambda r, _: r.attempts),
+    AuditColumn("child_tables", lambda r, _: _child_tables(r)),
+    AuditColumn("warnings", lambda r, _: " | ".join(r.warnings)),
+    AuditColumn("source_count", lambda r, _: r.source_count),
+    AuditColumn("lake_count", lambda r, _: r.lake_count),
+    AuditColumn("reconciliation", lambda r, _: r.reconciliation),
+)
+AUDIT_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS)
+GUIDE_COLUMNS = AUDIT_COLUMNS[:7]
+
+
+def audit_row(result: JobResult, run_id: str) -> dict[str, Any]:
+    return {column.name: column.value(result, run_id) for column in COLUMNS}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> str:
+    """Render a cell so a spreadsheet shows it as text, never runs it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)  # negative numbers stay numbers
+    text = redact(value if isinstance(value, str) else str(value))
+    text = " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+@contextmanager
+def _locked(handle: IO[str]) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # Windows: the thread lock still protects one process
+        yield
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def upgrade_header(text: str) -> str:
+    """An audit file written by an older version, re-shaped to today's columns (new columns left empty)."""
+    header = ",".join(AUDIT_COLUMNS)
+    if not text or text.split("\n", 1)[0].strip("\r") == header:
+        return text
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(csv.DictReader(io.StringIO(text)))
+    return buffer.getvalue()
+
+
+class AuditWriter:
+    """Appends audit rows to `<audit_dir>/audit_<YYYYMMDD>.csv`; `audit_dir` may be a bucket URL.
+
+    In a bucket a row is appended by rewriting the day's file (object stores cannot append), under a
+    thread lock: safe for the jobs of one run, not for two runs writing the same day at the same time.
+    """
+
+    def __init__(self, audit_dir: str | Path) -> None:
+        self.location = str(audit_dir).rstrip("/")
+        self._lock = threading.Lock()
+
+    def path_for(self, when: datetime) -> str:
+        return f"{self.location}/audit_{when.strftime('%Y%m%d')}.csv"
+
+    def write_result(self, result: JobResult, run_id: str) -> str:
+        return self.write(audit_row(result, run_id), result.finished_at)
+
+    def write(self, row: Mapping[str, Any], when: datetime | None = None) -> str:
+        when = when or datetime.now()
+        path = self.path_for(when)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([neutralise(row.get(column)) for column in AUDIT_COLUMNS])
+        line = buffer.getvalue()
+        header = ",".join(AUDIT_COLUMNS) + "\n"
+        with self._lock:
+            if is_remote(self.location):
+                filesystem = remote_filesystem(self.location)
+                existing = filesystem.cat_file(path).decode("utf-8") if filesystem.exists(path) else header
+                filesystem.pipe_file(path, (upgrade_header(existing) + line).encode("utf-8"))
+                return path
+            local = local_path(path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with local.open("a+", encoding="utf-8", newline="") as handle, _locked(handle):
+                if handle.tell() == 0:
+                    handle.write(header)
+                else:
+                    handle.seek(0)
+                    existing = handle.read()
+                    upgraded = upgrade_header(existing)
+                    if upgraded != existing:  # a file from an older version: same lock, rewritten in place
+                        handle.seek(0)
+                        handle.truncate()
+                        handle.write(upgraded)
+                    handle.seek(0, io.SEEK_END)
+                handle.write(line)
+                handle.flush()
+        return path
+
+
+def existing_audit_folder(audit_dir: str) -> str:
+    """`audit_dir` when it can hold audit files (a bucket, or a folder that exists), else the fix."""
+    if not is_remote(audit_dir) and not local_path(audit_dir).is_dir():
+        raise ConfigError(f"no audit folder at {shown_location(audit_dir)}: run `ingest run` first, or pass "
+                          f"--audit-dir")
+    return audit_dir
+
+
+def read_audit(audit_dir: str | Path) -> Iterable[dict[str, str]]:
+    """Every audit row under `audit_dir` (a folder or a bucket URL), oldest file first."""
+    location = str(audit_dir).rstrip("/")
+    if is_remote(location):
+        filesystem = remote_filesystem(location)
+        for path in sorted(filesystem.glob(f"{location}/audit_*.csv")):
+            text = filesystem.cat_file(path).decode("utf-8")
+            yield from csv.DictReader(io.StringIO(text))
+        return
+    for local in sorted(local_path(location).glob("audit_*.csv")):
+        with local.open(encoding="utf-8", newline="") as handle:
+            yield from csv.DictReader(handle)

@@ -1,0 +1,1 @@
+"""REST APIs through dlt's `rest_api_source`."""

@@ -1,0 +1,149 @@
+"""The HTTP session of an API job: dlt's retrying client, and failures turned into one clear job error.
+
+dlt's `Client` retries 429 and 5xx with exponential backoff and honours `Retry-After`. Around its
+retrying `send` we translate what is left into `SourceError`s that name the job and the fix: rejected
+credentials (never retried, never printed), an error status after the last attempt, and a body that
+is not JSON. dlt's own retry stays the only retry of HTTP errors: these errors are not transient, so
+the orchestrator does not repeat the job on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs import RuntimeConfiguration
+from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_STATUS, Client
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
+from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from requests import PreparedRequest, RequestException, Response, Session
+from requests.exceptions import ChunkedEncodingError, ContentDecodingError
+
+from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected
+from dlt_ingest.redaction import redact
+
+BODY_PREVIEW = 120
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int
+    backoff_factor: float
+    max_retry_delay: float
+    timeout: float
+
+    @classmethod
+    def from_config(cls, credentials: Any) -> RetrySettings:
+        """The source's own settings, else dlt's `[runtime] request_*` settings, else dlt's defaults."""
+        runtime = resolve_configuration(RuntimeConfiguration())
+        return cls(
+            max_attempts=int(_pick(credentials, "max_attempts", runtime.request_max_attempts)),
+            backoff_factor=float(_pick(credentials, "backoff_factor", runtime.request_backoff_factor)),
+            max_retry_delay=float(_pick(credentials, "max_retry_delay", runtime.request_max_retry_delay)),
+            timeout=float(_pick(credentials, "timeout", runtime.request_timeout)),
+        )
+
+
+def _pick(credentials: Any, name: str, default: Any) -> Any:
+    value = getattr(credentials, name, None)
+    return default if value is None else value
+
+
+def _preview(response: Response) -> str:
+    text = response.content[:BODY_PREVIEW].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    more = "..." if len(response.content) > BODY_PREVIEW else ""
+    return f"'{text}{more}'" if text else "(empty body)"
+
+
+def _where(response: Response) -> str:
+    return redact(sanitize_url(response.url or ""))
+
+
+class FailureTranslator:
+    """Turns a final HTTP outcome into an `ApiError` that names the job, the server and the fix."""
+
+    def __init__(self, job_name: str, source_name: str, base_url: str, settings: RetrySettings) -> None:
+        self.prefix = f"{job_name}: " if job_name else ""
+        self.section = f"[sources.{source_name}]" if source_name else "the source's section"
+        self.base_url = base_url
+        self.settings = settings
+
+    def rejected(self, response: Response, by: str) -> CredentialsRejected:
+        return CredentialsRejected(
+            f"{self.prefix}credentials rejected by {by} (HTTP {response.status_code}): check the auth "
+            f"settings under {self.section} (see docs/api-sources.md#authentication)"
+        )
+
+    def status_error(self, response: Response) -> ApiError:
+        status = response.status_code
+        if status in (401, 403):  # the API itself, or another server such as an OAuth2 token endpoint
+            url = response.url or ""
+            by = self.base_url if url.startswith(self.base_url) else redact(url.split("?", 1)[0])
+            return self.rejected(response, by)
+        tried = (f" after {self.settings.max_attempts} attempt(s)" if status in DEFAULT_RETRY_STATUS else "")
+        return ApiError(
+            f"{self.prefix}HTTP {status} from {_where(response)}{tried}; body {redact(_preview(response))}"
+        )
+
+    def check(self, response: Response) -> Response:
+        """Raise for a final error status or a body that is not JSON; an empty 2xx body is an empty page."""
+        if response.status_code >= 400:
+            raise self.status_error(response)
+        if not response.content.strip():
+            raise IgnoreResponseException()  # dlt's paginate ends the endpoint quietly
+        try:
+            response.json()
+        except ValueError:
+            content_type = response.headers.get("Content-Type", "no content type")
+            raise ApiError(
+                f"{self.prefix}{_where(response)} did not return JSON (HTTP {response.status_code}, "
+                f"{content_type}); body starts {redact(_preview(response))}: check api_endpoint and base_url"
+            ) from None
+        return response
+
+    def unreachable(self, exc: RequestException) -> ApiUnreachable:
+        reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        if isinstance(exc, ChunkedEncodingError | ContentDecodingError):  # the server answered, then broke off
+            return ApiUnreachable(
+                f"{self.prefix}the connection to {self.base_url} broke off in the middle of a response after "
+                f"{self.settings.max_attempts} attempt(s) ({type(exc).__name__}: {reason[:200]}): the server or "
+                f"a proxy closed it; try again later or lower the page size"
+            )
+        return ApiUnreachable(
+            f"{self.prefix}cannot reach {self.base_url} after {self.settings.max_attempts} attempt(s) "
+            f"({type(exc).__name__}: {reason[:200]}): check base_url and the network"
+        )
+
+
+def api_session(translator: FailureTranslator) -> Session:
+    """A requests session that retries like dlt and raises `ApiError`s for what retrying cannot fix."""
+    settings = translator.settings
+    client = Client(
+        request_timeout=settings.timeout,
+        raise_for_status=False,
+        request_max_attempts=settings.max_attempts,
+        request_backoff_factor=settings.backoff_factor,
+        request_max_retry_delay=settings.max_retry_delay,
+        respect_retry_after_header=True,
+    )
+    session = client.session
+    retrying_send = session.send
+
+    def send(request: PreparedRequest, **kwargs: Any) -> Response:
+        failure: ApiError | None = None
+        try:
+            response = retrying_send(request, **kwargs)
+        except RequestException as exc:  # dlt's raise_for_status hook after the last retry, or no connection
+            response_of_error = exc.response
+            if response_of_error is None:
+                failure = translator.unreachable(exc)
+            else:
+                failure = translator.status_error(response_of_error)
+        if failure is not None:
+            raise failure  # outside the except block: the HTTPError (and its URL) stays out of the chain
+        return translator.check(response)
+
+    session.send = send  # type: ignore[method-assign]
+    return session

@@ -1,0 +1,199 @@
+"""Parsing one workbook cell: each parser returns the typed value or raises `CellValueError` saying what
+to type instead. `ingest validate-config` and the run share them, so a cell that validates is what runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from dlt_ingest.workbook.columns import COLUMNS_BY_NAME
+from dlt_ingest.workbook.model import WatermarkValue
+
+MAX_NAME_LENGTH = 128
+_TRUE = {"y", "yes", "true", "1"}
+_FALSE = {"n", "no", "false", "0"}
+_SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class JsonCellError(ValueError):
+    """The cell is not valid JSON, or not an object; `not_object` tells which."""
+
+    def __init__(self, message: str, not_object: bool = False) -> None:
+        super().__init__(message)
+        self.not_object = not_object
+
+
+def load_json_object(text: str, fix: str) -> dict[str, Any]:
+    """Parse `text` as a JSON object; the error shows where it broke, then `fix`."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonCellError(
+            f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {text[:60]}; {fix}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise JsonCellError(text[:60], not_object=True)
+    return parsed
+
+
+class CellValueError(ValueError):
+    """A cell's value is wrong; the message says what to type instead."""
+
+
+def text_of(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def parse_name(value: Any) -> str:
+    text = text_of(value)
+    if len(text) > MAX_NAME_LENGTH:
+        raise CellValueError(f"is {len(text)} characters long: use at most {MAX_NAME_LENGTH}")
+    bad = [c for c in text if c in "\"'`;\\" or unicodedata.category(c).startswith("C")]
+    if bad:
+        shown = ", ".join(sorted({repr(c) for c in bad}))
+        raise CellValueError(f"'{text[:40]}' contains {shown}: remove quotes, semicolons and control characters")
+    if ".." in text or "/" in text or "%2f" in text.lower():
+        raise CellValueError(f"'{text[:40]}' contains a path separator ('/', '..' or '%2F'): remove it")
+    if unicodedata.normalize("NFKC", text) != text:
+        raise CellValueError(f"'{text[:40]}' contains look-alike Unicode characters: type plain characters")
+    return text
+
+
+def parse_source_name(value: Any) -> str:
+    text = parse_name(value)
+    if not _SOURCE_NAME.match(text):
+        raise CellValueError(
+            f"'{text}' is not a valid source_name: use letters, digits and '_', starting with a letter "
+            f"(it names the [sources.<source_name>] secrets section)"
+        )
+    return text
+
+
+def parse_bool(value: Any) -> bool:
+    text = text_of(value).lower()
+    if isinstance(value, bool):
+        return value
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise CellValueError(f"'{text_of(value)}' is not one of Y, N (yes/no, true/false and 1/0 also work)")
+
+
+def parse_choice(column: str, choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = text_of(value)
+        for choice in choices:
+            if text.upper() == choice.upper():
+                return choice
+        raise CellValueError(f"'{text}' is not one of {', '.join(choices)}")
+
+    return parse
+
+
+def parse_watermark(value: Any) -> WatermarkValue:
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, bool):
+        raise CellValueError("is TRUE/FALSE: type a date, a datetime or a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise CellValueError(f"'{value}' is a fraction: type a date, an ISO datetime or a whole number")
+    text = text_of(value)
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CellValueError(
+            f"'{text[:40]}' is not a date: use an Excel date cell or ISO-8601 such as 2026-01-15 or "
+            f"2026-01-15T08:30:00"
+        ) from None
+
+
+def parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise CellValueError("is TRUE/FALSE: type a whole number such as 50000")
+    try:
+        number = float(text_of(value)) if not isinstance(value, int | float) else value
+    except ValueError:
+        raise CellValueError(f"'{text_of(value)[:40]}' is not a whole number: type one such as 50000") from None
+    if not float(number).is_integer() or number <= 0:
+        raise CellValueError(f"'{text_of(value)}' must be a positive whole number such as 50000")
+    return int(number)
+
+
+def parse_names(value: Any) -> tuple[str, ...]:
+    parts = [p.strip() for p in text_of(value).split(",")]
+    if any(not p for p in parts):
+        raise CellValueError("has an empty name: separate column names with single commas, e.g. id, line_no")
+    return tuple(parse_name(p) for p in parts)
+
+
+def parse_text(value: Any) -> str:
+    return text_of(value)
+
+
+def parse_datetime(value: Any) -> Any:
+    return value  # informational (filled by write-back); never rejected
+
+
+def parse_json_object(value: Any) -> dict[str, Any]:
+    """A JSON object typed into a cell, e.g. `{"per_page": 100}`."""
+    try:
+        return load_json_object(text_of(value), 'write an object such as {"per_page": 100} with double quotes')
+    except JsonCellError as exc:
+        if exc.not_object:
+            raise CellValueError(f"is JSON but not an object: {exc}; write an object such as "
+                                 f'{{"per_page": 100}}') from None
+        raise CellValueError(str(exc)) from None
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def parse_api_path(value: Any) -> str:
+    """A path below the source's base_url, never a way to another host or out of the base path."""
+    text = text_of(value)
+    decoded = urllib.parse.unquote(urllib.parse.unquote(text))
+    if _SCHEME.match(decoded) or decoded.startswith(("//", "\\")) or "@" in decoded.split("?", 1)[0]:
+        raise CellValueError(f"'{text[:60]}' points to another host: type only the path below the source's "
+                             f"base_url, e.g. coins/markets")
+    if any(segment == ".." for segment in re.split(r"[/\\]", decoded.split("?", 1)[0])):
+        raise CellValueError(f"'{text[:60]}' climbs out of the base_url with '..': type the path below it")
+    if any(unicodedata.category(c).startswith("C") for c in decoded) or "#" in decoded or "\\" in decoded:
+        raise CellValueError(f"'{text[:60]}' contains control characters, '#' or '\\': remove them")
+    return text
+
+
+def parser_for(column: str) -> Callable[[Any], Any]:
+    spec = COLUMNS_BY_NAME[column]
+    if column == "source_name":
+        return parse_source_name
+    if column == "api_endpoint":
+        return parse_api_path
+    if column == "source_type":
+        return parse_text
+    if spec.kind == "choice":
+        return parse_choice(column, spec.choices)
+    return {
+        "name": parse_name,
+        "bool": parse_bool,
+        "watermark": parse_watermark,
+        "int": parse_int,
+        "names": parse_names,
+        "datetime": parse_datetime,
+        "json": parse_json_object,
+    }.get(spec.kind, parse_text)
