@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,16 @@ def _relative_links() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("page", "target"), _relative_links())
 def test_every_relative_link_in_the_docs_resolves(page: str, target: str) -> None:
     assert ((ROOT / page).parent / target).exists(), f"{page} links to missing {target}"
+
+
+def test_the_python_api_example_runs_as_written(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "['demo.orders', 'demo.customers', 'demo.products']"
+    assert "demo.orders SUCCESS 3000 demo/orders/" in done.stdout
+    assert lines[-1] == ("lake: ['_dlt_loads', '_dlt_pipeline_state', '_dlt_version', 'customers', 'init', 'orders', "
+                         "'products']")

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
-from dlt_ingest.destinations.filesystem.lake import LakeTarget, lake_target
+from dlt_ingest.destinations.filesystem.lake import LakeTarget
 from dlt_ingest.destinations.filesystem.orphans import remove_orphan_files, remove_unfinished_states
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
 from dlt_ingest.workbook.model import Job
@@ -93,7 +92,3 @@ class FilesystemDestination:
         with contextlib.nullcontext():
             yield
 
-
-def build_destination(bucket_url: str | None = None, project: Path | None = None) -> FilesystemDestination:
-    """The run's destination from `[destination.filesystem]` (`<project>/lake` when nothing is configured)."""
-    return FilesystemDestination(lake_target(bucket_url, project))
