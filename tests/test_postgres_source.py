@@ -175,7 +175,9 @@ def test_unconstrained_numeric_is_exact_or_fails_loudly(project: Project, pg: An
         assert project.read_lake("pg", table)["amount"].to_pylist() == [Decimal(value)]
     else:
         error = project.audit_rows()[-1]["error_message"]
-        assert error == "ArrowInvalid: Rescaling Decimal value would cause data loss"
+        assert error == ("column amount (numeric) holds a value that does not fit decimal(38,10) (Rescaling Decimal "
+                         "value would cause data loss): give the column a column_types override (e.g. text) in the "
+                         "workbook")
 
 
 def test_incremental_run_with_nothing_new_after_a_shared_boundary_timestamp_writes_no_new_state(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+import dlt_ingest
 from conftest import Project
 from dlt_ingest.workbook.template import DEMO_ROWS
+from observers import ChangeSourceAtNormalize
 from services.postgres import PostgresDatabase, fresh_database
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -74,10 +76,12 @@ def test_incremental_counts_match_on_the_first_run_and_on_later_windows(project:
     assert (first["rows_processed"], first["source_count"], first["lake_count"], first["reconciliation"]) == (
         "3", "3", "3", "MATCH")
     pg.execute(f"INSERT INTO events_match VALUES (6, 'new', '{_at(20)}'), (7, 'new', '{_at(30)}')")
-    _, second = _run(project)  # window (10, 30]: the boundary row 4 belongs to the first run
-    assert (second["rows_processed"], second["source_count"], second["reconciliation"]) == ("2", "2", "MATCH")
-    _, third = _run(project)  # nothing new: an empty window still reconciles
-    assert (third["rows_processed"], third["source_count"], third["reconciliation"]) == ("0", "0", "MATCH")
+    _, second = _run(project)  # window [10, 30]: the boundary row 4 is read again and not loaded twice
+    assert (second["rows_processed"], second["source_count"], second["lake_count"], second["reconciliation"]) == (
+        "2", "3", "2", "MATCH")
+    _, third = _run(project)  # nothing new: only the boundary row is read again
+    assert (third["rows_processed"], third["source_count"], third["lake_count"], third["reconciliation"]) == (
+        "0", "1", "0", "MATCH")
 
 
 def test_full_load_counts_the_whole_table(project: Project, pg: Any) -> None:
@@ -87,34 +91,43 @@ def test_full_load_counts_the_whole_table(project: Project, pg: Any) -> None:
     assert (row["rows_processed"], row["source_count"], row["reconciliation"]) == ("5", "5", "MATCH")
 
 
-MISMATCH_LINE = "  - pg.public.{table}: source 0, lake 1"
+def test_row_committed_late_with_the_boundary_timestamp_is_loaded_once_and_matches(project: Project, pg: Any) -> None:
+    """A row sharing the timestamp the last run reached is loaded by this run, exactly once: a correct run."""
+    table = f"late_{uuid.uuid4().hex[:6]}"
+    _events_table(pg, table)
+    _pg_project(project, pg, table)
+    _run(project)
+    pg.execute(f"INSERT INTO {table} VALUES (8, 'late', '{_at(10)}')")  # committed late, at the boundary
+    output, row = _run(project)
+    assert (row["status"], row["rows_processed"], row["source_count"], row["lake_count"], row["reconciliation"]) == (
+        "SUCCESS", "1", "2", "1", "MATCH")
+    assert "Row count mismatches" not in output
+    loaded = project.read_lake("pg", table)["id"].to_pylist()
+    assert sorted(loaded) == [2, 3, 4, 8]
 
 
-@pytest.mark.parametrize(("settings", "exit_code", "status", "reconciliation"), [
-    ("", 0, "SUCCESS", "MISMATCH"),
-    ('reconcile_action = "fail"', 1, "FAILED", "MISMATCH"),
-    ("reconcile_tolerance = 1", 0, "SUCCESS", "MATCH"),
-    ('reconcile_action = "off"', 0, "SUCCESS", ""),
+@pytest.mark.parametrize(("settings", "status", "reconciliation"), [
+    ("", "SUCCESS", "MISMATCH"),
+    ('reconcile_action = "fail"', "FAILED", "MISMATCH"),
+    ("reconcile_tolerance = 1", "SUCCESS", "MATCH"),
+    ('reconcile_action = "off"', "SUCCESS", ""),
 ], ids=["warn", "fail", "within-tolerance", "off"])
-def test_row_committed_at_a_passed_watermark_is_a_mismatch(
-        project: Project, pg: Any, settings: str, exit_code: int, status: str, reconciliation: str) -> None:
+def test_row_committed_inside_the_window_after_the_read_is_a_mismatch(
+        project: Project, pg: Any, settings: str, status: str, reconciliation: str) -> None:
     table = f"late_{uuid.uuid4().hex[:6]}"
     _events_table(pg, table)
     _pg_project(project, pg, table)
     project.append_config(f"[ingest]\n{settings}")
-    _run(project)
-    # a transaction that committed late, with the timestamp the last run already reached
-    pg.execute(f"INSERT INTO {table} VALUES (8, 'late', '{_at(10)}')")
-    output, row = _run(project, exit_code)
-    assert (row["status"], row["rows_processed"], row["reconciliation"]) == (status, "1", reconciliation)
+    late = f"INSERT INTO {table} VALUES (9, 'late', '{_at(10)}')"
+    report = dlt_ingest.run(dlt_ingest.RunOptions(), ChangeSourceAtNormalize(pg, f"pg.public.{table}", late))
+    [result] = report.results
+    assert (result.status.value, result.rows, result.reconciliation) == (status, 3, reconciliation)
     if reconciliation == "MISMATCH":
-        assert (row["source_count"], row["lake_count"]) == ("0", "1")
-        assert "Row count mismatches:\n" + MISMATCH_LINE.format(table=table) + "\n" in output
-    else:
-        assert "Row count mismatches" not in output
+        assert (result.source_count, result.lake_count) == (4, 3)
     if status == "FAILED":
-        assert row["error_message"] == ("row count mismatch: the source holds 0 row(s) for the window, the lake got 1 "
-                                        "(difference +1, tolerance 0)")
+        assert result.error == ("row count mismatch: the source holds 4 row(s) for the window, the lake got 3 "
+                                "(difference -1, tolerance 0)")
+    assert report.exit_code == (1 if status == "FAILED" else 0)
 
 
 def test_unknown_reconcile_action_stops_before_any_job(project: Project) -> None:

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+import dlt_ingest
 from conftest import Project
 from dlt_ingest.records.audit import AuditWriter
+from observers import ChangeSourceAtNormalize
 from services.postgres import PostgresDatabase, fresh_database
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking")
@@ -69,27 +71,28 @@ def test_run_with_a_mismatch_a_failure_and_a_schema_change_is_reported_everywher
          "enabled": "Y"},
     ])
     assert project.ingest("run").exit_code == 1
-    # a late row at the passed watermark (a mismatch) arriving together with a new column (a schema change)
+    # a new column (a schema change), and a row committed inside the window after the read (a mismatch)
     pg.execute("ALTER TABLE shipments ADD COLUMN carrier text",
-             "INSERT INTO shipments VALUES (3, '2024-05-01T11:00:00Z', 'DHL')")
-    result = project.ingest("run", "--write-back")
-    assert result.exit_code == 1, result.output
+               "INSERT INTO shipments VALUES (3, '2024-05-01T11:00:00Z', 'DHL')")
+    late = "INSERT INTO shipments VALUES (4, '2024-05-01T11:00:00Z', 'UPS')"
+    run = dlt_ingest.run(dlt_ingest.RunOptions(write_back=True), ChangeSourceAtNormalize(pg, "pg.shipments", late))
+    assert run.exit_code == 1
     audit = {row["job_name"]: row for row in project.audit_rows()[-3:]}
     shipments = audit["pg.shipments"]
-    assert (shipments["schema_changed"], shipments["source_count"], shipments["lake_count"],
-            shipments["reconciliation"]) == ("true", "0", "1", "MISMATCH")
+    assert (shipments["schema_changes"], shipments["source_count"], shipments["lake_count"],
+            shipments["reconciliation"]) == ("added carrier text", "3", "1", "MISMATCH")
     assert audit["demo.no_such_table"]["status"] == "FAILED"
     assert len(httpserver.log) == 2 and "1 of 3 job(s) FAILED" in httpserver.log[-1][0].get_json()["title"]
-    assert "Note: workbook updated: config/ingestion_config.xlsx (3 job(s))" in result.output
+    assert "workbook updated: config/ingestion_config.xlsx (3 job(s))" in run.notes
 
     report = project.path / "metadata" / f"run_{shipments['run_id']}.html"
-    assert f"Report: metadata/{report.name}" in result.output
+    assert run.report_file == f"metadata/{report.name}"
     html = report.read_text(encoding="utf-8")
     _assert_self_contained(html)
     dom = _browse(report, tmp_path, "--dump-dom").stdout
     cells = re.findall(r"<tr><td[^>]*>([^<]+)</td><td class=\"(\w+)\"", dom)
     assert cells == [("pg.shipments", "SUCCESS"), ("demo.customers", "SUCCESS"), ("demo.no_such_table", "FAILED")]
-    assert "MISMATCH (source 0, lake 1)" in dom and ">carrier<" in dom
+    assert "MISMATCH (source 3, lake 1)" in dom and "added carrier text" in dom
     screenshot = tmp_path / "report.png"
     _browse(report, tmp_path, f"--screenshot={screenshot}")
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000

@@ -26,11 +26,12 @@ def test_new_column_is_reported_as_schema_change_in_log_and_audit(project: Proje
     result = project.ingest("run")
     assert result.exit_code == 0
     audit = project.audit_rows()
-    assert [r["schema_changed"] for r in audit] == ["false", "true"]
+    assert [(r["schema_changed"], r["schema_changes"]) for r in audit] == [("false", ""),
+                                                                            ("true", "added discount numeric(5,2)")]
     assert int(audit[1]["schema_version"]) > int(audit[0]["schema_version"])
     logs = "".join(p.read_text(encoding="utf-8") for p in (project.path / "logs").glob("main_orchestrator_*.log"))
     expected = (f"[SCHEMA CHANGE] demo.products: version {audit[1]['schema_version']} "
-                f"(was {audit[0]['schema_version']}); new columns: discount")
+                f"(was {audit[0]['schema_version']}): added discount numeric(5,2)")
     assert expected in logs
     assert "schema changed" in result.stdout
 

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from dlt.sources.sql_database.helpers import TableLoader
-from dlt.sources.sql_database.schema_types import sqla_col_to_column_schema
-from sqlalchemy.dialects import mssql, mysql, oracle, postgresql
+from sqlalchemy.dialects import mysql, oracle, postgresql
 from sqlalchemy.dialects.mssql.mssqlpython import MSDialect_mssqlpython
 from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
 from sqlalchemy.dialects.oracle.oracledb import OracleDialect_oracledb
@@ -24,8 +23,7 @@ from dlt_ingest.sources.sql.azure_sql import AzureSqlCredentials
 from dlt_ingest.sources.sql.cursor import build_incremental, convert_watermark
 from dlt_ingest.sources.sql.mssql import ODBC_17, ODBC_18, MssqlCredentials, pick_python_driver
 from dlt_ingest.sources.sql.oracle import OracleCredentials
-from dlt_ingest.sources.sql.postgresql import PostgresCredentials, connectorx_keeps
-from dlt_ingest.sources.sql.types import exact_type
+from dlt_ingest.sources.sql.postgresql import PostgresCredentials
 from dlt_ingest.workbook.model import Job, LoadType
 
 PASSWORD = "p@ss:w/rd%#;{x}"
@@ -66,7 +64,9 @@ def test_password_with_url_special_characters_survives_the_url(source_type: str,
 def test_postgres_url_has_sslmode_and_default_port() -> None:
     url = REGISTRY.get("postgresql").url(creds(PostgresCredentials, host="db", database="d", username="u",
                                                password="pw", sslmode="require"))
-    assert (url.drivername, url.port, dict(url.query)) == ("postgresql+psycopg2", 5432, {"sslmode": "require"})
+    assert (url.drivername, url.port, dict(url.query)) == ("postgresql+psycopg2", 5432, {
+        "sslmode": "require", "options": "-c TimeZone=UTC -c IntervalStyle=iso_8601 -c DateStyle=ISO "
+                                         "-c extra_float_digits=3"})
 
 
 @pytest.mark.parametrize(("values", "problems"), [
@@ -77,16 +77,6 @@ def test_postgres_url_has_sslmode_and_default_port() -> None:
 ])
 def test_postgres_settings_are_checked(values: dict[str, Any], problems: list[str]) -> None:
     assert REGISTRY.get("postgresql").check_credentials(creds(PostgresCredentials, **values)) == problems
-
-
-@pytest.mark.parametrize(("columns", "expected"), [
-    ([sa.Integer(), sa.Text(), postgresql.TIMESTAMP(timezone=True), postgresql.UUID(), postgresql.BYTEA()], True),
-    ([sa.Integer(), sa.Numeric(38, 10)], False),
-    ([sa.Integer(), postgresql.JSONB()], False),
-    ([postgresql.INTERVAL()], False),
-])
-def test_connectorx_only_for_tables_whose_types_it_keeps_exactly(columns: list[Any], expected: bool) -> None:
-    assert connectorx_keeps([{"name": f"c{i}", "type": t} for i, t in enumerate(columns)]) is expected
 
 
 def test_oracle_url_uses_service_name_or_sid_in_thin_mode() -> None:
@@ -201,28 +191,6 @@ def test_azure_sql_default_identity_takes_no_password() -> None:
 def test_azure_sql_settings_are_checked(values: dict[str, Any], problem: str) -> None:
     credentials = creds(AzureSqlCredentials, **{**SQLSERVER, **values})
     assert problem in REGISTRY.get("azure_sql").check_credentials(credentials)
-
-
-@pytest.mark.parametrize(("sql_type", "expected"), [
-    (oracle.NUMBER(), {"data_type": "decimal", "precision": 38, "scale": 10}),
-    (oracle.NUMBER(10, 0), {"data_type": "bigint"}),
-    (oracle.NUMBER(30, 0), {"data_type": "decimal", "precision": 30, "scale": 0}),
-    (oracle.NUMBER(12, 2), {"data_type": "decimal", "precision": 12, "scale": 2}),
-    (oracle.BINARY_DOUBLE(), {"data_type": "double"}),
-    (oracle.TIMESTAMP(timezone=True), {"data_type": "timestamp", "timezone": True}),
-    (postgresql.NUMERIC(), {"data_type": "decimal", "precision": 38, "scale": 10}),
-    (postgresql.NUMERIC(38, 10), {"data_type": "decimal", "precision": 38, "scale": 10}),
-    (mssql.MONEY(), {"data_type": "decimal", "precision": 19, "scale": 4}),
-    (mssql.SMALLMONEY(), {"data_type": "decimal", "precision": 10, "scale": 4}),
-    (mssql.DATETIMEOFFSET(), {"data_type": "timestamp", "timezone": True}),
-    (mssql.DATETIME2(), {"data_type": "timestamp", "timezone": False}),
-    (mssql.UNIQUEIDENTIFIER(), {"data_type": "text"}),
-    (mysql.DECIMAL(20, 6), {"data_type": "decimal", "precision": 20, "scale": 6}),
-])
-def test_types_map_to_exact_lake_types(sql_type: Any, expected: dict[str, Any]) -> None:
-    column = sqla_col_to_column_schema(sa.Column("c", sql_type), "full_with_precision", exact_type)
-    assert column is not None
-    assert {k: v for k, v in column.items() if k in expected} == expected
 
 
 ORDERS = sa.Table("Order Lines", sa.MetaData(), sa.Column("id", sa.Integer),

@@ -32,10 +32,10 @@ class ColumnChange:
 
     def __str__(self) -> str:
         if self.kind == "added":
-            return f"+{self.column} {self.new_type}".rstrip()
+            return f"added {self.column} {self.new_type}".rstrip()
         if self.kind == "dropped":
-            return f"-{self.column} {self.old_type}".rstrip()
-        return f"~{self.column} {self.old_type} -> {self.new_type}"
+            return f"dropped {self.column} {self.old_type}".rstrip()
+        return f"retyped {self.column} {self.old_type} -> {self.new_type}"
 
 
 @dataclass
@@ -72,12 +72,8 @@ class JobResult:
     def schema_changed(self) -> bool:
         return bool(self.schema_changes)
 
-    @property
-    def new_columns(self) -> list[str]:
-        return [change.column for change in self.schema_changes if change.kind == "added"]
-
     def describe_schema_changes(self) -> str:
-        return ", ".join(str(change) for change in self.schema_changes)
+        return "; ".join(str(change) for change in self.schema_changes)
 
 
 @dataclass

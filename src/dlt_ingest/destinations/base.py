@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import date
 from typing import Any, Protocol
 
+import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 
 from dlt_ingest.workbook.model import Job
@@ -45,6 +46,10 @@ class Destination(Protocol):
 
     def prepare_load(self, pipeline: Any, job: Job) -> list[str]:
         """Make the job's target ready for a new load (after pending loads were completed); returns warnings."""
+        ...
+
+    def table_schema(self, pipeline: Any, job: Job) -> pa.Schema | None:
+        """The Arrow schema of the newest completed file of the job's table, or None when it has none."""
         ...
 
     def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:

@@ -28,7 +28,8 @@ from dlt_ingest.errors import IngestError, JobError, describe, first_line
 from dlt_ingest.redaction import redact
 from dlt_ingest.results import ColumnChange, JobResult, JobStatus
 from dlt_ingest.secrets.chain import ResolvedCredentials
-from dlt_ingest.sources import REGISTRY
+from dlt_ingest.sources import REGISTRY, LakeColumns
+from dlt_ingest.sources.base import stored_lake_columns
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.job")
@@ -85,10 +86,13 @@ def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext
     result.warnings += _lake_step(lambda: context.destination.prepare_load(pipeline, job), "load")
     before = apply_state_rules(pipeline, job, context.reset_state, result)
     version_before, columns_before = schema_facts(pipeline, job.lake_table)
-    with module.prepare(job, credentials.config) as prepared:
+    lake = lake_columns(pipeline, job, context.destination) if module.keeps_lake_types else None
+    with module.prepare(job, credentials.config, lake) as prepared:
         result.warnings.extend(prepared.warnings)
         for warning in prepared.warnings:
             log.warning("%s: %s", job.name, warning)
+        result.schema_changes = list(prepared.schema_changes or [])
+        tracked = prepared.schema_changes is not None
         data: Any = prepared.data
         if wants_current_table(job, context.current_tables):  # dispositions per resource: append + merge
             data = with_current_table(prepared.data, job)
@@ -107,19 +111,30 @@ def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext
         result.watermark_start = (before or {}).get("last_value", job.last_watermark)
         result.watermark_from_state = (before or {}).get("last_value") is not None
         result.watermark_end = (after or {}).get("last_value")
-        _record_schema_change(pipeline, job, result, version_before, columns_before)
+        _record_schema_change(pipeline, job, result, version_before, columns_before, tracked)
         if prepared.count_rows is not None:
-            reconcile(result, prepared.count_rows, context.reconcile_policy)
+            rows_read = prepared.rows_read() if prepared.rows_read is not None else None
+            reconcile(result, prepared.count_rows, context.reconcile_policy, rows_read)
     result.duration_seconds = round(time.monotonic() - clock, 3)
     return result
 
 
+def lake_columns(pipeline: dlt.Pipeline, job: Job, destination: Destination) -> LakeColumns:
+    """What the lake holds for the job's table: the lake types its last load recorded, or (for a table loaded
+    before they were recorded) the schema of its newest file."""
+    stored = stored_lake_columns(pipeline.state)
+    if stored is not None:
+        return LakeColumns(stored)
+    return LakeColumns(None, _lake_step(lambda: destination.table_schema(pipeline, job)))
+
+
 def _record_schema_change(pipeline: dlt.Pipeline, job: Job, result: JobResult, version_before: int | None,
-                          columns_before: set[str]) -> None:
+                          columns_before: set[str], tracked: bool) -> None:
+    """Changes the source found from its catalog (`tracked`), else the columns dlt's schema gained from the data."""
     result.schema_version, columns_after = schema_facts(pipeline, job.lake_table)
-    if version_before is not None and columns_before and columns_after - columns_before:
-        result.schema_changes = [ColumnChange(name, "added") for name in sorted(columns_after - columns_before)]
-        log.warning(
-            "[SCHEMA CHANGE] %s: version %s (was %s); new columns: %s",
-            job.name, result.schema_version, version_before, ", ".join(result.new_columns),
-        )
+    if not tracked and version_before is not None and columns_before and columns_after - columns_before:
+        added = sorted(name for name in columns_after - columns_before if not name.startswith("_dlt"))
+        result.schema_changes = [ColumnChange(name, "added") for name in added]
+    if result.schema_changes:
+        log.warning("[SCHEMA CHANGE] %s: version %s (was %s): %s", job.name, result.schema_version, version_before,
+                    result.describe_schema_changes())

@@ -4,9 +4,11 @@ and compare them with the rows the job wrote to the lake.
 The window is what the extraction selected, counted with the same filter dlt's `sql_table` used:
 
 - FULL: every row of the table.
-- INCREMENTAL, first run (no stored cursor): `last_watermark <= cursor <= watermark_end`.
-- INCREMENTAL, later runs: `watermark_start < cursor <= watermark_end`. dlt reads `>= watermark_start`
-  but drops the rows at exactly that value it loaded last time, so the boundary belongs to the earlier run.
+- INCREMENTAL: `watermark_start <= cursor <= watermark_end` (`watermark_start` is the stored cursor, or the
+  workbook's `last_watermark` on a first run). That is what the read selects: dlt reads `>=` the stored
+  cursor and then drops the rows at exactly that value it loaded last time (exactly-once at the boundary),
+  so the count is compared with the rows the read took from the source, and the lake's share is shown
+  beside it. A correct run never reports a mismatch because rows share the boundary timestamp.
 
 Rows with a NULL cursor are never extracted and never counted. The count runs right after the load, so
 a row that was committed late with a cursor inside the window (a long transaction, a back-dated
@@ -52,15 +54,16 @@ class ReconcilePolicy:
         return cls(settings.reconcile_tolerance, action)
 
 
-def mismatch_text(result: JobResult, tolerance: int | None = None) -> str:
+def mismatch_text(result: JobResult, read: int, tolerance: int | None = None) -> str:
     """One line for summaries and notifications: both counts and the difference."""
     source, lake = result.source_count or 0, result.lake_count or 0
     allowed = f", tolerance {tolerance:,}" if tolerance is not None else ""
-    return (f"row count mismatch: the source holds {source:,} row(s) for the window, the lake got {lake:,} "
-            f"(difference {lake - source:+,}{allowed})")
+    again = f", plus {read - lake:,} already loaded at the boundary" if read > lake else ""
+    return (f"row count mismatch: the source holds {source:,} row(s) for the window, the lake got {lake:,}{again} "
+            f"(difference {read - source:+,}{allowed})")
 
 
-def reconcile(result: JobResult, count_rows: RowCounter, policy: ReconcilePolicy) -> None:
+def reconcile(result: JobResult, count_rows: RowCounter, policy: ReconcilePolicy, rows_read: int | None = None) -> None:
     """Fill `source_count`, `lake_count` and `reconciliation` of a successful database job; never raises.
 
     A mismatch beyond the tolerance fails the job when the action is `fail` (the rows already written and
@@ -83,12 +86,13 @@ def reconcile(result: JobResult, count_rows: RowCounter, policy: ReconcilePolicy
         log.warning("%s: row count check failed: %s", job.name, reason)
         return
     result.source_count, result.lake_count = source_count, result.rows
-    if abs(result.rows - source_count) <= policy.tolerance:
+    read = result.rows if rows_read is None else rows_read  # what the read took; the lake got it minus repeats
+    if abs(read - source_count) <= policy.tolerance:
         result.reconciliation = MATCH
         log.info("%s: row counts match (source %s, lake %s)", job.name, f"{source_count:,}", f"{result.rows:,}")
         return
     result.reconciliation = MISMATCH
-    text = mismatch_text(result, policy.tolerance)
+    text = mismatch_text(result, read, policy.tolerance)
     log.log(logging.ERROR if policy.action == "fail" else logging.WARNING, "[MISMATCH] %s: %s", job.name, text)
     if policy.action == "fail":
         result.status = JobStatus.FAILED

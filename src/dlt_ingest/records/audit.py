@@ -53,6 +53,7 @@ COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("watermark_end", lambda r, _: r.watermark_end),
     AuditColumn("schema_version", lambda r, _: r.schema_version),
     AuditColumn("schema_changed", lambda r, _: r.schema_changed),
+    AuditColumn("schema_changes", lambda r, _: r.describe_schema_changes()),
     AuditColumn("attempts", lambda r, _: r.attempts),
     AuditColumn("child_tables", lambda r, _: _child_tables(r)),
     AuditColumn("warnings", lambda r, _: " | ".join(r.warnings)),

@@ -109,7 +109,7 @@ def compose(report: RunReport) -> tuple[str, str]:
     changed = [r for r in report.results if r.schema_changed]
     if changed:
         lines += ["", "Schema changes:"]
-        lines += [f"- {r.job.name}: new columns {', '.join(r.new_columns)}" for r in changed]
+        lines += [f"- {r.job.name}: {r.describe_schema_changes()}" for r in changed]
     errors_dir = Path(report.log_file).parent / "errors" if report.log_file else None
     lines += ["", "Where to look:", f"- run log: {report.log_file}"]
     if errors_dir is not None:

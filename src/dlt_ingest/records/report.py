@@ -48,11 +48,11 @@ def render_run(report: RunReport) -> str:
     ])
     rows = [
         [(r.job.name, ""), (r.status.value, r.status.value), (f"{r.rows:,}", ""), (f"{r.duration_seconds:.1f}", ""),
-         (_watermarks(r), ""), (", ".join(r.new_columns) if r.schema_changed else "", ""), _reconciliation(r),
+         (_watermarks(r), ""), (r.describe_schema_changes(), ""), _reconciliation(r),
          ("; ".join([r.error, *r.warnings]).strip("; "), "")]
         for r in results
     ]
-    jobs = table(["job", "status", "rows", "seconds", "watermark", "new columns", "row counts", "error / warnings"],
+    jobs = table(["job", "status", "rows", "seconds", "watermark", "schema changes", "row counts", "error / warnings"],
                  rows, numeric=(2, 3))
     charts = "<div class=\"charts\">" + bar_chart(
         "Rows per job", [(r.job.name, float(r.rows)) for r in results], "rows", ROWS_COLOUR

@@ -4,20 +4,47 @@ resource for a job from credentials resolved once for the job."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+import pyarrow as pa
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.extract import DltResource, DltSource
 
+from dlt_ingest.results import ColumnChange
 from dlt_ingest.workbook.model import Job
 
 TCredentials = TypeVar("TCredentials", bound=BaseConfiguration)
 
 RowCounter = Callable[[Any, Any], int]
 """Rows the extraction's filter selects now, for reconciliation: `count(after, until)` (see engine.reconcile)."""
+
+
+LAKE_COLUMNS_KEY = "dlt_ingest_columns"  # in the resource state: each column's source and lake type
+
+
+def stored_lake_columns(pipeline_state: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """The lake types the job's last load recorded (they travel with the load in dlt's pipeline state)."""
+    for source_state in pipeline_state.get("sources", {}).values():
+        for resource_state in source_state.get("resources", {}).values():
+            found = resource_state.get(LAKE_COLUMNS_KEY)
+            if isinstance(found, dict):
+                return found
+    return None
+
+
+@dataclass(frozen=True)
+class LakeColumns:
+    """What the lake already holds for a job's table, which decides the lake type of each column.
+
+    `stored` is what the last load recorded (each column's source and lake type, dropped columns marked);
+    for a table loaded before that was recorded, `legacy` is the Arrow schema of its newest file.
+    """
+
+    stored: dict[str, dict[str, Any]] | None = None
+    legacy: pa.Schema | None = None
 
 
 @dataclass
@@ -27,6 +54,9 @@ class PreparedSource:
     data: DltResource | DltSource
     warnings: list[str] = field(default_factory=list)
     count_rows: RowCounter | None = None  # None: this source has nothing to count against (an API)
+    # found from the catalog before reading; None for a source without a catalog (dlt's schema tells)
+    schema_changes: list[ColumnChange] | None = None
+    rows_read: Callable[[], int] | None = None  # rows the read took from the source, before dlt's filters
 
 
 class SourceModule(ABC, Generic[TCredentials]):
@@ -34,14 +64,17 @@ class SourceModule(ABC, Generic[TCredentials]):
 
     type_name: ClassVar[str]
     credentials_spec: ClassVar[type[BaseConfiguration]]
+    keeps_lake_types: ClassVar[bool] = False  # the source has a type contract: `prepare` needs `LakeColumns`
 
     def check_job(self, job: Job) -> list[tuple[str, str]]:
         """Extra rules for a row of this type: (column, message with the fix) pairs."""
         return []
 
     @abstractmethod
-    def prepare(self, job: Job, credentials: TCredentials) -> AbstractContextManager[PreparedSource]:
-        """Build the dlt resource for `job`; the context closes connections when the job is over."""
+    def prepare(self, job: Job, credentials: TCredentials,
+                lake: LakeColumns | None = None) -> AbstractContextManager[PreparedSource]:
+        """Build the dlt resource for `job`; the context closes connections when the job is over. `lake` tells
+        what the lake already holds for the table (sources with a type contract keep its types)."""
 
     def describe_target(self, credentials: TCredentials) -> str:
         """Where the source lives, safe to print (host/database, never a password)."""

@@ -142,6 +142,25 @@ def parse_names(value: Any) -> tuple[str, ...]:
     return tuple(parse_name(p) for p in parts)
 
 
+def parse_column_types(value: Any) -> dict[str, str]:
+    """`amount: decimal(38,18); payload: text` -> {"amount": "decimal(38,18)", "payload": "text"}."""
+    types: dict[str, str] = {}
+    for part in (p.strip() for p in text_of(value).split(";")):
+        if not part:
+            continue
+        name, sep, kind = part.partition(":")
+        if not sep or not name.strip() or not kind.strip():
+            raise CellValueError(f"'{part[:40]}' is not `column: type`: write pairs such as "
+                                 f"amount: decimal(38,18); payload: text")
+        column = parse_name(name.strip())
+        if column in types:
+            raise CellValueError(f"names column {column} twice: keep one `{column}: type`")
+        types[column] = kind.strip().lower()
+    if not types:
+        raise CellValueError("is empty: write pairs such as amount: decimal(38,18); payload: text")
+    return types
+
+
 def parse_text(value: Any) -> str:
     return text_of(value)
 
@@ -196,4 +215,5 @@ def parser_for(column: str) -> Callable[[Any], Any]:
         "names": parse_names,
         "datetime": parse_datetime,
         "json": parse_json_object,
+        "types": parse_column_types,
     }.get(spec.kind, parse_text)

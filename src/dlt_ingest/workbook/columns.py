@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnKind = Literal["text", "name", "choice", "bool", "watermark", "int", "names", "datetime", "json"]
+ColumnKind = Literal["text", "name", "choice", "bool", "watermark", "int", "names", "datetime", "json", "types"]
 
 SHEET_NAME = "SourceConfig"
 
@@ -117,6 +117,37 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "for this row over the source's `backend` setting.",
         "auto",
         choices=("auto", "pyarrow", "connectorx", "adbc", "duckdb"),
+    ),
+    ColumnSpec(
+        "include_columns",
+        "names",
+        "Database sources: read only these columns (separated by commas); empty reads every column. The "
+        "columns not listed are never selected from the source.",
+        "id, customer_id, total, updated_at",
+    ),
+    ColumnSpec(
+        "exclude_columns",
+        "names",
+        "Database sources: never read these columns (separated by commas), e.g. a column no lake type can "
+        "hold exactly, or one the lake must not have.",
+        "notes, internal_flags",
+    ),
+    ColumnSpec(
+        "column_types",
+        "types",
+        "Database sources: lake types that override the type contract for some columns, as `column: type` "
+        "pairs separated by `;`. Types: text (the server's text of the value), int64, decimal(p,s), "
+        "timestamptz (a timestamp without zone whose values are UTC). A value that does not fit fails the job.",
+        "amount: decimal(38,18); payload: text",
+    ),
+    ColumnSpec(
+        "schema_evolution",
+        "choice",
+        "Database sources: what a column type change in the source does when the lake's folder cannot hold "
+        "the new type: fail (the default) stops the job with the fix; evolve lets the folder hold the new "
+        "type from this load on (readers then see both types).",
+        "fail",
+        choices=("fail", "evolve"),
     ),
     ColumnSpec(
         "api_params",

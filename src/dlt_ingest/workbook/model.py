@@ -48,6 +48,10 @@ class Job:
     primary_key: tuple[str, ...] = ()
     chunk_size: int | None = None
     current_table: bool | None = None
+    include_columns: tuple[str, ...] = ()
+    exclude_columns: tuple[str, ...] = ()
+    column_types: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    schema_evolution: str = "fail"
     row: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -73,3 +77,7 @@ class Job:
     @property
     def is_incremental(self) -> bool:
         return self.load_type is LoadType.INCREMENTAL
+
+    @property
+    def evolves(self) -> bool:
+        return self.schema_evolution == "evolve"

@@ -17,6 +17,7 @@ _KIND_SCHEMA: dict[str, dict[str, Any]] = {
     "names": {"type": "string"},
     "datetime": {"type": ["string", "null"]},
     "json": {"type": "string", "contentMediaType": "application/json"},
+    "types": {"type": "string", "pattern": "^[^:;]+:[^;]+(;[^:;]+:[^;]+)*;?$"},
 }
 
 

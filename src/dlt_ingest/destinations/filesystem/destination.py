@@ -12,11 +12,12 @@ from datetime import date
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
-from dlt_ingest.destinations.filesystem.orphans import remove_orphan_files, remove_unfinished_states
+from dlt_ingest.destinations.filesystem.orphans import newest_file_schema, remove_orphan_files, remove_unfinished_states
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
 from dlt_ingest.workbook.model import Job
 
@@ -62,6 +63,9 @@ class FilesystemDestination:
         orphans = remove_orphan_files(pipeline, job.lake_table)
         self.lake.ensure_dataset(pipeline)  # before jobs of one source race to create it
         return [f"removed {len(orphans)} file(s) of a load that never completed"] if orphans else []
+
+    def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
+        return newest_file_schema(pipeline, job.lake_table)
 
     def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:
         """Per table, the folder dlt wrote its files to, relative to the bucket (e.g. demo/orders/2026/02/12).

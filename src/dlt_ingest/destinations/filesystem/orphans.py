@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 import dlt
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 log = logging.getLogger("dlt_ingest.job")
 
@@ -94,3 +96,23 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
         log.warning("removed %d stored state(s) of a load that never completed: %s", len(removed),
                     ", ".join(removed))
     return removed
+
+
+def newest_file_schema(pipeline: dlt.Pipeline, table: str) -> pa.Schema | None:
+    """The Arrow schema of the table's newest file of a completed load (what its readers see now)."""
+    if not pipeline.default_schema_name or table not in pipeline.default_schema.tables:
+        return None
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client
+        fs = client.fs_client
+        folder = client.get_table_dir(table).rstrip("/")
+        fs.invalidate_cache()
+        if not fs.exists(folder):
+            return None
+        completed = _completed_load_ids(fs, client.dataset_path)
+        files = [p for p in fs.find(folder) if p.endswith(".parquet") and _load_id_of(p) in completed]
+        if not files:
+            return None
+        newest = max(files, key=lambda path: (_load_id_of(path), path))
+        with fs.open(newest, "rb") as handle:
+            return pq.read_schema(handle)

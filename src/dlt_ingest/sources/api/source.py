@@ -35,7 +35,7 @@ from dlt_ingest.sources.api.options import (
     endpoint_problems,
     parse_paginator,
 )
-from dlt_ingest.sources.base import PreparedSource, SourceModule
+from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule
 from dlt_ingest.workbook.model import Job
 
 AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2")
@@ -154,7 +154,8 @@ class ApiSource(SourceModule[ApiCredentials]):
             session.close()
 
     @contextmanager
-    def prepare(self, job: Job, credentials: ApiCredentials) -> Iterator[PreparedSource]:
+    def prepare(self, job: Job, credentials: ApiCredentials, lake: LakeColumns | None = None
+                ) -> Iterator[PreparedSource]:
         base_url = str(credentials.base_url).rstrip("/") + "/"
         translator = FailureTranslator(job.name, job.source_name, base_url.rstrip("/"),
                                        RetrySettings.from_config(credentials))

@@ -1,26 +1,29 @@
-"""What every SQL source shares: an engine from credentials, a checked table, and dlt's `sql_table`.
+"""What every SQL source shares: an engine from credentials, a checked table, its type contract, and dlt's
+`sql_table` reading it.
 
-A subclass only says how to build its `sqlalchemy.engine.URL` (never by string formatting, so any
-character in a password works) and which backend extracts it fastest while keeping values exact.
+A subclass only says how to build its `sqlalchemy.engine.URL` (never by string formatting, so any character
+in a password works), how a session reads values exactly, and which backends it offers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import sqlalchemy as sa
 from dlt.sources.sql_database import sql_table
 from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader, TableLoader
 from sqlalchemy.engine import URL, Engine
 
-from dlt_ingest.errors import SourceError, first_line
-from dlt_ingest.redaction import redact
-from dlt_ingest.sources.base import PreparedSource, RowCounter, SourceModule, TCredentials
+from dlt_ingest.errors import SourceError, TypeContractError
+from dlt_ingest.sources.base import LakeColumns, PreparedSource, RowCounter, SourceModule, TCredentials
+from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_query, adapt_table
 from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
-from dlt_ingest.sources.sql.types import exact_table, exact_type
+from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
+from dlt_ingest.sources.sql.stability import settle, stored_columns
+from dlt_ingest.sources.sql.types import PYARROW, Read, override_type
 from dlt_ingest.workbook.model import Job
 
 DEFAULT_CHUNK_SIZE = 50_000
@@ -41,8 +44,9 @@ class BackgroundWork(Protocol):
 
 
 class DatabaseSource(SourceModule[TCredentials]):
-    backend: ClassVar[str] = "pyarrow"
-    backends: ClassVar[tuple[str, ...]] = ("pyarrow",)  # what a workbook row may force
+    keeps_lake_types: ClassVar[bool] = True
+    backends: ClassVar[tuple[str, ...]] = (PYARROW,)  # what a workbook row may force
+    preference: ClassVar[tuple[str, ...]] = (PYARROW,)  # what `auto` tries, in order, per load type
 
     def url(self, credentials: TCredentials) -> URL:
         raise NotImplementedError
@@ -50,20 +54,38 @@ class DatabaseSource(SourceModule[TCredentials]):
     def engine_options(self, credentials: TCredentials) -> dict[str, Any]:
         return {}
 
-    def choose_backend(self, credentials: TCredentials, columns: list[dict[str, Any]]) -> str:
-        """The extraction backend for this table; a dialect may pick a faster one when types allow."""
-        return self.backend
+    def available_backends(self, credentials: TCredentials, incremental: bool) -> Sequence[str]:
+        """The backends `auto` may use here, fastest first (installed drivers only)."""
+        return self.preference
+
+    def source_backend(self, credentials: TCredentials) -> str:
+        """The source's own `backend` setting (a workbook row's wins over it)."""
+        return str(getattr(credentials, "backend", None) or "auto")
 
     def check_credentials(self, credentials: TCredentials) -> list[str]:
         """Problems with the resolved settings (wrong combinations), each saying what is wrong."""
         return []
 
     def check_job(self, job: Job) -> list[tuple[str, str]]:
+        problems = []
         wanted = str(job.extra.get("backend") or "auto")
         if wanted != "auto" and wanted not in self.backends:
-            return [("backend", f"'{wanted}' is not available for {self.type_name} sources: use auto or one of "
-                                f"{', '.join(self.backends)}")]
-        return []
+            problems.append(("backend", f"'{wanted}' is not available for {self.type_name} sources: use auto or "
+                                        f"one of {', '.join(self.backends)}"))
+        for column, kind in job.column_types.items():
+            if override_type(kind) is None:
+                problems.append(("column_types", f"'{kind}' for {column} is not a lake type: use text, int64, "
+                                                 f"decimal(p,s) or timestamptz"))
+        both = sorted(set(job.include_columns) & set(job.exclude_columns))
+        if both:
+            problems.append(("exclude_columns", f"{', '.join(both)} also in include_columns: name it in one of them"))
+        needed = [c for c in (job.watermark_column, *job.primary_key) if c]
+        for name in needed:
+            if name in job.exclude_columns or (job.include_columns and name not in job.include_columns):
+                column = "exclude_columns" if name in job.exclude_columns else "include_columns"
+                problems.append((column, f"leaves out {name}, which the job needs (watermark_column or "
+                                         f"primary_key): read it"))
+        return problems
 
     def describe_target(self, credentials: TCredentials) -> str:
         url = self.url(credentials)
@@ -80,8 +102,8 @@ class DatabaseSource(SourceModule[TCredentials]):
         finally:
             engine.dispose()
 
-    def start_background_work(self, job: Job, engine: Engine, credentials: TCredentials,
-                              backend: str) -> BackgroundWork | None:
+    def start_background_work(self, job: Job, engine: Engine, credentials: TCredentials, backend: str,
+                              contract: TableContract) -> BackgroundWork | None:
         """Work the read with `backend` needs before it starts, begun as soon as the backend is known on
         its own threads and connections, so it runs while dlt sets up (none by default). The table
         loader gets it as `background_work`; the source stops it when the job ends."""
@@ -95,16 +117,15 @@ class DatabaseSource(SourceModule[TCredentials]):
         """Class attributes for the table loader (e.g. how many parallel reads the fast path may open)."""
         return {}
 
-    def table_adapter(self, backend: str) -> Callable[[sa.Table], None]:
-        """dlt `table_adapter_callback` for `backend`: the reflected table as the lake should see it."""
-        return exact_table
-
     def table_resource(self, job: Job, engine: Engine, backend: str, incremental: Any, target: str,
-                       settings: dict[str, Any] | None = None, metadata: sa.MetaData | None = None) -> Any:
-        """dlt's `sql_table` with exact types and a loader that names the job and host when reading fails;
-        `metadata` holding the reflected table spares dlt a second reflection."""
+                       contract: TableContract, columns_state: dict[str, Any], metadata: sa.MetaData,
+                       counter: ReadCounter, settings: dict[str, Any] | None = None) -> Any:
+        """dlt's `sql_table` reading the contract's columns the contract's way; `metadata` holding the
+        reflected table spares dlt a second reflection."""
         kwargs: dict[str, Any] = {"return_type": "arrow_stream"} if backend == "connectorx" else {}
-        return sql_table(
+        loader = contract_loader(self.loader_class(backend), job.name, target, BatchCaster(contract, job.name),
+                                 columns_state, counter, settings)
+        resource = sql_table(
             credentials=engine,
             table=job.table_name,
             schema=job.schema_name,
@@ -114,60 +135,82 @@ class DatabaseSource(SourceModule[TCredentials]):
             backend="pyarrow" if backend in ("adbc", "duckdb") else backend,  # type: ignore[arg-type]
             backend_kwargs=kwargs,
             reflection_level="full_with_precision",
-            type_adapter_callback=exact_type,
-            table_adapter_callback=self.table_adapter(backend),
+            included_columns=[c.name for c in contract.columns],
+            table_adapter_callback=lambda table: adapt_table(table, contract),
+            query_adapter_callback=adapt_query(contract, engine.dialect.name),
             primary_key=list(job.primary_key) or None,  # type: ignore[arg-type]
             write_disposition="append",
-            table_loader_class=guarded_loader(self.loader_class(backend), job.name, target, settings),
+            table_loader_class=loader,
         )
+        resource.apply_hints(columns=cast(Any, contract.hints()))
+        return resource
 
     @contextmanager
-    def prepare(self, job: Job, credentials: TCredentials) -> Iterator[PreparedSource]:
+    def prepare(self, job: Job, credentials: TCredentials, lake: LakeColumns | None = None
+                ) -> Iterator[PreparedSource]:
         problems = self.check_credentials(credentials)
         if problems:
             raise SourceError(
                 f"{job.name}: settings of source '{job.source_name}': {'; '.join(problems)}: fix them under "
                 f"[sources.{job.source_name}] in .dlt/secrets.toml (see docs/sources.md)."
             )
+        lake = lake or LakeColumns()
         engine = self.create_engine(credentials)
         target = self.describe_target(credentials)
         background: BackgroundWork | None = None
         try:
             table = self._reflect_table(job, engine, target)
+            contract = TableContract.of(table.name, _selected(job, table), engine.dialect, job.column_types)
+            changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
             columns = column_dicts(table)
             warnings: list[str] = []
             incremental = build_incremental(job, columns)
             if incremental is not None:
+                _check_cursor(job, contract, incremental.cursor_path)
                 nulls = guard(job, target, lambda: count_nulls(engine, job, incremental.cursor_path))
                 if nulls:
                     warnings.append(
                         f"{nulls} row(s) have a NULL {incremental.cursor_path} and can never be picked up by the "
                         f"watermark: give them a value or load this table with FULL"
                     )
-            backend = self._row_backend(job) or self.choose_backend(credentials, columns)
-            log.info("%s: reading with the %s backend", job.name, backend)
+            backend = self.choose_backend(job, credentials, contract)
+            log.info("%s: reading with the %s backend", job.name, self.reader_name(backend, job))
             settings = self.loader_settings(credentials)
-            background = self.start_background_work(job, engine, credentials, backend)
+            background = self.start_background_work(job, engine, credentials, backend, contract)
             if background is not None:
                 settings["background_work"] = background
-            resource = self.table_resource(job, engine, backend, incremental, target, settings, table.metadata)
-            yield PreparedSource(resource, warnings, self._row_counter(job, engine, target, columns, background))
+            counter = ReadCounter()
+            resource = self.table_resource(job, engine, backend, incremental, target, contract,
+                                           stored_columns(contract, lake.stored), table.metadata, counter, settings)
+            yield PreparedSource(resource, warnings, self._row_counter(job, engine, target, columns, background),
+                                 changes, counter)
         finally:
             if background is not None:  # a job that failed before its read does not wait for the work
                 background.stop()
             engine.dispose()
 
-    def _row_backend(self, job: Job) -> str | None:
-        """The workbook row's `backend` when it names one (it wins over the source's setting)."""
+    def reader_name(self, backend: str, job: Job) -> str:
+        """What actually reads the rows (a dialect may hand incremental windows of a backend to another)."""
+        return backend
+
+    def choose_backend(self, job: Job, credentials: TCredentials, contract: TableContract) -> str:
+        """The workbook row's backend, else the source's, else the first one `auto` may use that reads every
+        column exactly; a forced backend that cannot is refused, naming the columns."""
         wanted = str(job.extra.get("backend") or "auto")
         if wanted == "auto":
-            return None
-        if wanted not in self.backends:
-            raise SourceError(
-                f"{job.name}: backend '{wanted}' in workbook row {job.row} is not available for "
-                f"{self.type_name} sources: use auto or one of {', '.join(self.backends)}."
-            )
-        return wanted
+            wanted = self.source_backend(credentials)
+        if wanted != "auto":
+            if wanted not in self.backends:
+                raise SourceError(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
+                                  f"use auto or one of {', '.join(self.backends)}.")
+            contract.refuse_backend(wanted, job.name, job.row)
+            return wanted
+        chosen = contract.first_backend(self.available_backends(credentials, job.is_incremental))
+        if chosen is None:
+            columns = ", ".join(f"{c.name} ({c.source_type})" for c in contract.unreadable(PYARROW))
+            raise TypeContractError(f"{job.name}: no installed backend reads every column exactly ({columns}): "
+                                    f"exclude those columns or give them a column_types override")
+        return chosen
 
     def _row_counter(self, job: Job, engine: Engine, target: str, columns: list[dict[str, Any]],
                      background: BackgroundWork | None) -> RowCounter:
@@ -202,6 +245,24 @@ class DatabaseSource(SourceModule[TCredentials]):
         return guard(job, target, reflect)
 
 
+def _selected(job: Job, table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns of `table` the workbook row reads, in table order."""
+    names = [c.name for c in table.columns]
+    unknown = [n for n in (*job.include_columns, *job.exclude_columns) if n not in names]
+    if unknown:
+        raise SourceError(f"{job.name}: include_columns/exclude_columns name {', '.join(unknown)}, which table "
+                          f"'{job.table_name}' does not have (columns: {', '.join(names)}): fix the workbook row")
+    return [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
+            and c.name not in job.exclude_columns]
+
+
+def _check_cursor(job: Job, contract: TableContract, cursor: str) -> None:
+    read = contract.column(cursor).read if cursor in contract.lake_types else Read.NATIVE
+    if read is not Read.NATIVE:
+        raise TypeContractError(f"{job.name}: watermark_column {cursor} ({contract.column(cursor).source_type}) is "
+                                f"read as text and cannot order rows: choose a timestamp, date or number column")
+
+
 def missing_table(job: Job, target: str) -> str:
     where = f"schema '{job.schema_name}'" if job.schema_name else "the connection's default schema"
     return (f"{job.name}: table '{job.table_name}' not found in {where} of {target}: check table_name "
@@ -213,42 +274,8 @@ def column_dicts(table: sa.Table) -> list[dict[str, Any]]:
     return [{"name": column.name, "type": column.type, "nullable": column.nullable} for column in table.columns]
 
 
-def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
-    """One line naming the job and the host, with the driver's first line and no secret."""
-    reason = redact(first_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__)
-    return SourceError(f"{job_name}: cannot read from {target}: {reason}")
-
-
-def guard(job: Job, target: str, action: Any) -> Any:
+def guard(job: Job, target: str, action: Callable[[], Any]) -> Any:
     try:
         return action()
     except sa.exc.SQLAlchemyError as exc:
         raise connection_failure(job.name, target, exc) from None
-
-
-def _is_read_failure(exc: BaseException) -> bool:
-    """Driver, connectorx, ADBC and DuckDB errors; connectorx reports some as a Rust panic (not an `Exception`)."""
-    return isinstance(exc, sa.exc.SQLAlchemyError | OSError | RuntimeError) or type(exc).__name__ in (
-        "PanicException", "OperationalError", "ProgrammingError", "InternalError", "DatabaseError") or (
-        type(exc).__module__.lstrip("_").startswith("duckdb"))
-
-
-def guarded_loader(base: type[BaseTableLoader], job_name: str, target: str,
-                   settings: dict[str, Any] | None = None) -> type[BaseTableLoader]:
-    """`base` (dlt's table loader of a backend), turning a failure while reading rows into one line naming
-    the job and the host."""
-
-    class GuardedLoader(base):  # type: ignore[valid-type,misc]
-        def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
-            try:
-                yield from super().load_rows(backend_kwargs)
-            except BaseException as exc:
-                if not _is_read_failure(exc):
-                    raise
-                raise connection_failure(job_name, target, exc) from None
-
-    GuardedLoader.job_name = job_name  # for the loader's own log lines
-    for name, value in (settings or {}).items():
-        setattr(GuardedLoader, name, value)
-    return GuardedLoader
-

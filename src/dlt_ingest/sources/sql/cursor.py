@@ -76,7 +76,8 @@ def count_nulls(engine: Engine, job: Job, column: str) -> int:
 
 
 def count_query(job: Job, columns: list[dict[str, Any]], after: Any, until: Any) -> Any:
-    """`SELECT count(*)` with the same cursor filter dlt's sql_table applies (NULL cursors excluded)."""
+    """`SELECT count(*)` with the same cursor filter dlt's sql_table reads with: `after` (the cursor the run
+    resumed from, else the workbook's `last_watermark`) <= cursor <= `until`, NULL cursors excluded."""
     if not (job.is_incremental and job.watermark_column):
         return sa.select(sa.func.count()).select_from(sa.table(job.table_name, schema=job.schema_name))
     found = find_column(job, columns)
@@ -85,7 +86,7 @@ def count_query(job: Job, columns: list[dict[str, Any]], after: Any, until: Any)
     conditions = [cursor.isnot(None)]
     start = convert_watermark(job, found["type"]) if after is None else after
     if start is not None:
-        conditions.append(cursor >= start if after is None else cursor > start)
+        conditions.append(cursor >= start)
     if until is not None:
         conditions.append(cursor <= until)
     return sa.select(sa.func.count()).select_from(table).where(*conditions)

@@ -1,15 +1,16 @@
 """FULL snapshots of PostgreSQL tables through DuckDB's PostgreSQL scanner, written straight to Parquet.
 
-DuckDB reads the table with binary COPY over ctid ranges on `parallel_reads` connections in one
-snapshot, and encodes Parquet on as many threads; that is as fast as a copy gets here (it is the
-benchmark's floor). The files are handed to dlt as file imports (`dlt.mark.with_file_import`), so dlt still owns the
-load package, the lake layout, the schema and the state: nothing is written twice. Incremental windows
-are small and need dlt's cursor bookkeeping on every row, so they stream through ADBC as before.
+DuckDB reads the table with binary COPY over ctid ranges on `parallel_reads` connections in one snapshot,
+and encodes Parquet on as many threads; that is as fast as a copy gets here (it is the benchmark's floor).
+The files are handed to dlt as file imports (`dlt.mark.with_file_import`), so dlt still owns the load
+package, the lake layout, the schema and the state. Incremental windows need dlt's cursor bookkeeping on
+every row, so they stream through ADBC.
 
-Values stay exact: `numeric(p, s)` becomes DuckDB `DECIMAL(p, s)` (p <= 38, the same rule as ADBC),
-`timestamptz` a UTC timestamp, `smallint` is widened to integer as the other backends land it. DuckDB
-writes every Parquet column as nullable, so the lake schema of this backend marks every column
-nullable (dlt would otherwise rewrite each file to make NOT NULL columns required).
+The type contract decides what DuckDB may read (`types.py`: its scanner strips char(n) padding, reads an
+unconstrained numeric as a double and NaN as 0): each column is selected with the expression that lands
+the contract's type, and each written file is checked against the lake schema. NaN in a numeric column
+is found by one PostgreSQL scan that shares DuckDB's snapshot (DuckDB's transaction exports it), so the
+check and the row count see exactly the rows the COPY copies.
 """
 
 from __future__ import annotations
@@ -25,13 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from dlt.common.runtime import signals
 
-from dlt_ingest.errors import SourceError, UnrepresentableValue
+from dlt_ingest.errors import SourceError, TypeContractError, UnrepresentableValue
+from dlt_ingest.sources.sql.contract import TableContract, bounds_of
 from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
 from dlt_ingest.sources.sql.pg_login import PgLogin, sql_literal
+from dlt_ingest.sources.sql.types import Check
 
 log = logging.getLogger("dlt_ingest.sources")
 
@@ -59,38 +63,23 @@ def duckdb_available() -> bool:
     return extension_path() is not None
 
 
-def nullable_table(table: sa.Table) -> None:
-    """Table adapter: every column nullable in the lake schema, as DuckDB writes Parquet."""
-    for column in table.columns:
-        column.nullable = True
-
-
-def _identifier(name: str) -> str:
+def identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-# exact numeric columns (numeric, decimal and domains over them): where DuckDB would read NaN as 0
-_NUMERIC_COLUMNS = sa.text(
-    "SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-    "WHERE a.attrelid = CAST(format('%I.%I', COALESCE(CAST(:schema AS text), current_schema()), :table) AS regclass) "
-    "AND a.attnum > 0 AND NOT a.attisdropped AND 'numeric'::regtype IN (a.atttypid, t.typbasetype) "
-    "ORDER BY a.attnum")
-
-
 class SnapshotScan(threading.Thread):
-    """One PostgreSQL scan: the table's row count and whether a numeric column holds `NaN` (DuckDB reads
-    it as 0; the other backends fail on it).
+    """One PostgreSQL scan in DuckDB's snapshot: the table's row count and whether a numeric column holds
+    `NaN` (DuckDB reads it as 0).
 
-    The source starts it (`SnapshotStart`) as soon as it chose the duckdb backend, so it runs while dlt
-    sets up and leaves both cores to the COPY: run alongside the COPY (PostgreSQL scans with two parallel
-    workers), it made a 5M-row snapshot ~0.5 s slower. The count is kept for the row-count reconciliation
-    of this job (`take_snapshot_count`), which would otherwise scan the table once more after the load.
+    It runs while dlt sets up (started with the session), so it leaves both cores to the COPY later: run
+    alongside the COPY it made a 5M-row snapshot ~0.5 s slower. The count serves the job's reconciliation,
+    which would otherwise scan the table once more after the load.
     """
 
-    def __init__(self, engine: sa.Engine, schema: str | None, table: str) -> None:
+    def __init__(self, engine: sa.Engine, schema: str | None, table: str, numeric: list[str]) -> None:
         super().__init__(daemon=True, name=f"snapshot-scan-{table}")
-        self.engine, self.schema, self.table = engine, schema, table
-        self.numeric: list[str] = []
+        self.engine, self.schema, self.table, self.numeric = engine, schema, table, numeric
+        self.snapshot: str | None = None
         self.rows: int | None = None
         self.found: str | None = None
         self.error: BaseException | None = None
@@ -103,14 +92,13 @@ class SnapshotScan(threading.Thread):
                 self._driver_connection = connection.connection.dbapi_connection
                 if self._stopped.is_set():
                     return
-                self.numeric = list(connection.execute(_NUMERIC_COLUMNS, {"schema": self.schema, "table": self.table})
-                                    .scalars())
+                if self.snapshot is not None:  # DuckDB's: the scan sees exactly what the COPY copies
+                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                    connection.execute(sa.text(f"SET TRANSACTION SNAPSHOT {sql_literal(self.snapshot)}"))
                 table = sa.table(self.table, *[sa.column(name) for name in self.numeric], schema=self.schema)
                 nan = sa.literal("NaN", sa.Numeric())
                 query = sa.select(sa.func.count(), *[sa.func.bool_or(table.c[name] == nan) for name in self.numeric]
                                   ).select_from(table)
-                if self._stopped.is_set():
-                    return
                 rows, *flags = connection.execute(query).one()
             self.rows = int(rows)
             self.found = next((name for name, flag in zip(self.numeric, flags, strict=True) if flag), None)
@@ -131,34 +119,44 @@ class SnapshotScan(threading.Thread):
                     log.debug("snapshot scan of %s: cancel request failed", self.table, exc_info=True)
             self.join(0.1)
 
-    def raise_if_found(self) -> None:
+    def raise_if_found(self, job_name: str) -> None:
+        if self.ident is None:  # never started: the session failed to open, which the COPY has raised
+            raise SourceError(f"{job_name}: the NaN check of {self.table} did not run")
         self.join()
         if self.error is not None:
             raise self.error
         if self.found:
             raise UnrepresentableValue(
-                f"column {self.found} of {self.table} holds NaN, which no decimal Parquet column can carry: "
-                f"replace it in the source (for example with NULL)")
+                f"{job_name}: column {self.found} of {self.table} holds NaN, which no decimal Parquet column can "
+                f"carry: replace it in the source (for example with NULL), or give the column a column_types "
+                f"override of text")
 
 
 class DuckDbSession:
-    """A DuckDB connection with the postgres scanner loaded and the source attached read-only as `src`.
+    """A DuckDB connection with the postgres scanner loaded, the source attached read-only as `src`, and one
+    open transaction whose PostgreSQL snapshot it exports (`snapshot`) for the scan to share.
 
-    Opening one costs ~0.3 s (importing duckdb, loading the 42 MB extension), so the source opens it on a
-    thread (`open_in_background`) while dlt sets up. A failure to open (a wrong password, a host that
-    does not answer) is raised where the session is used.
+    Opening costs ~0.3 s (importing duckdb, loading the 42 MB extension), so the source opens it on a thread
+    (`open_in_background`) while dlt sets up. A failure to open (a wrong password, a host that does not
+    answer) is raised where the session is used.
     """
 
     def __init__(self, login: PgLogin, readers: int) -> None:
         self.login, self.readers = login, max(1, readers)
         # DuckDB's connections carry their own application_name, so an interrupted run can cancel them
         self.application_name = f"dlt-ingest-snapshot-{uuid.uuid4().hex[:12]}"
+        self.snapshot: str | None = None
         self._db: Any = None
         self._error: BaseException | None = None
         self._opener: threading.Thread | None = None
 
-    def open_in_background(self) -> DuckDbSession:
-        self._opener = threading.Thread(target=self._open_and_keep, daemon=True, name="duckdb-open")
+    def open_in_background(self, then: Callable[[DuckDbSession], None] | None = None) -> DuckDbSession:
+        def open_then() -> None:
+            self._open_and_keep()
+            if then is not None and self._error is None:
+                then(self)
+
+        self._opener = threading.Thread(target=open_then, daemon=True, name="duckdb-open")
         self._opener.start()
         return self
 
@@ -200,6 +198,9 @@ class DuckDbSession:
             db.execute("SET TimeZone = 'UTC'")
             db.execute(self.login.duckdb_secret("pg"))
             db.execute(f"ATTACH {sql_literal(self.connection_options())} AS src (TYPE postgres, READ_ONLY, SECRET pg)")
+            db.execute("BEGIN")  # one PostgreSQL snapshot for the COPY and the scan that checks it
+            exported = db.execute("SELECT * FROM postgres_query('src', 'SELECT pg_export_snapshot()')").fetchone()
+            self.snapshot = str(exported[0]) if exported else None
         except BaseException:
             db.close()
             raise
@@ -212,45 +213,75 @@ class DuckDbSession:
 
 
 class SnapshotStart:
-    """What a FULL DuckDB snapshot starts as soon as the source chose the duckdb backend: the PostgreSQL
-    scan (NaN check and row count) and the DuckDB session. Both run while dlt sets up the pipeline and
-    the extraction, on the core that Python leaves idle, so the COPY later has both cores to itself."""
+    """What a FULL DuckDB snapshot starts as soon as the source chose the duckdb backend: the DuckDB session,
+    then the PostgreSQL scan in its snapshot. Both run while dlt sets up the pipeline and the extraction, on
+    the core that Python leaves idle, so the COPY later has both cores to itself."""
 
-    def __init__(self, engine: sa.Engine, schema: str | None, table: str, login: PgLogin, readers: int) -> None:
-        self.scan = SnapshotScan(engine, schema, table)
+    def __init__(self, engine: sa.Engine, schema: str | None, table: str, login: PgLogin, readers: int,
+                 numeric: list[str]) -> None:
+        self.scan = SnapshotScan(engine, schema, table, numeric)
         self.session = DuckDbSession(login, readers)
         self.copied = False  # the COPY completed and its files were handed to dlt
 
     def start(self) -> SnapshotStart:
-        self.scan.start()
-        self.session.open_in_background()
+        self.session.open_in_background(then=self._start_scan)
         return self
 
+    def _start_scan(self, session: DuckDbSession) -> None:
+        self.scan.snapshot = session.snapshot
+        self.scan.start()
+
     def stop(self) -> None:
+        self.session._wait_for_opener()  # the scan starts from the opener: wait for it to decide
         self.scan.stop()
         self.session.close()
 
     def counted_rows(self) -> int | None:
-        """The row count the scan took as the snapshot started, once its COPY completed."""
+        """The row count the scan took in the snapshot the COPY read, once the COPY completed."""
         return self.scan.rows if self.copied else None
 
 
-def _refuse_infinite_dates(metadata: Any, table: str) -> None:
-    """DuckDB writes PostgreSQL's +-infinity dates and timestamps as sentinels no Parquet reader can show."""
+def duckdb_expression(name: str, contract: TableContract) -> str:
+    """The DuckDB expression that reads one column as its lake type (the contract admits only these)."""
+    column = contract.column(name)
+    lake = contract.lake_types[name].arrow
+    quoted = identifier(name)
+    if column.source_type.startswith(("character(", "char(", "bpchar")) and "(" in column.source_type:
+        length = int(column.source_type.split("(", 1)[1].split(")", 1)[0])  # the server pads to its length
+        return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE rpad({quoted}, {length}) END AS {quoted}"
+    if pa.types.is_integer(lake):
+        return f"CAST({quoted} AS BIGINT) AS {quoted}"
+    if pa.types.is_string(lake):
+        return f"CAST({quoted} AS VARCHAR) AS {quoted}"
+    return quoted
+
+
+def _arrow_of(field: pa.Field) -> pa.DataType:
+    return field.type.storage_type if isinstance(field.type, pa.ExtensionType) else field.type
+
+
+def _check_file(metadata: Any, contract: TableContract, job_name: str) -> None:
+    """The file holds the lake schema, and no value a reader cannot show (checked on its statistics)."""
     schema = metadata.schema.to_arrow_schema()
+    wanted = contract.schema()
+    got = {f.name: _arrow_of(f) for f in schema}
+    wrong = [f"{f.name}: {got.get(f.name)} instead of {f.type}" for f in wanted if got.get(f.name) != f.type]
+    if wrong:
+        raise TypeContractError(f"{job_name}: DuckDB wrote other types than the lake's ({'; '.join(wrong)}); "
+                                f"use backend adbc for this table and report it")
     for index, field in enumerate(schema):
-        limit = _SENTINEL_LIMITS.get(str(field.type).split("[")[0])
-        if limit is None:
+        column = contract.column(field.name)
+        if not column.checks & {Check.DATE_RANGE, Check.TIME_OF_DAY}:
             continue
+        low, high = bounds_of(field.type)
         for group in range(metadata.num_row_groups):
             stats = metadata.row_group(group).column(index).statistics
-            if stats is not None and stats.has_min_max and max(abs(stats.min_raw), abs(stats.max_raw)) >= limit:
+            if stats is not None and stats.has_min_max and (stats.min_raw < low or stats.max_raw > high):
+                what = ("24:00:00, which no time of day can hold" if pa.types.is_time(field.type) else
+                        "'infinity' or a date outside the years 1 to 9999, which Parquet readers cannot show")
                 raise UnrepresentableValue(
-                    f"column {field.name} of {table} holds 'infinity' or '-infinity', which Parquet readers cannot "
-                    f"show as a date: replace it in the source (for example with NULL)")
-
-
-_SENTINEL_LIMITS = {"date32": 2**31 - 1, "timestamp": 2**63 - 1}
+                    f"{job_name}: column {field.name} ({column.source_type}) holds {what}: replace it in the source "
+                    f"(for example with NULL) or exclude the column")
 
 
 def _run_interruptibly(db: Any, sql: str, cancel_on_server: Callable[[], None]) -> Any:
@@ -285,6 +316,7 @@ class DuckDbTableLoader(AdbcTableLoader):
     """dlt table loader: a FULL read is one DuckDB COPY to Parquet files imported into the load package."""
 
     job_name: str = ""  # set by the source for log lines
+    contract: TableContract  # set by the source
     background_work: SnapshotStart | None = None  # started by the source once it chose this backend
 
     def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
@@ -301,28 +333,27 @@ class DuckDbTableLoader(AdbcTableLoader):
             raise SourceError(f"{self.job_name}: the duckdb backend needs duckdb and its postgres_scanner wheel: "
                               f"pip install 'dlt-ingest[postgres]'")
         folder = Path(dlt.current.pipeline().working_dir) / f"duckdb_snapshot_{uuid.uuid4().hex}"
-        scan = started.scan
         try:
             rows = self._copy_to_parquet(columns, folder, started.session)
-            scan.raise_if_found()
+            started.scan.raise_if_found(self.job_name)
             files = sorted(folder.glob("*.parquet"))
             log.info("%s: DuckDB wrote %d row(s) to %d Parquet file(s)", self.job_name, rows, len(files))
             for path in files:
                 metadata = pq.read_metadata(path)
-                _refuse_infinite_dates(metadata, self.table.name)
+                _check_file(metadata, self.contract, self.job_name)
                 if metadata.num_rows:
-                    # the empty table carries the file's Arrow schema through the resource's pipe steps
-                    # (which drop an item of None) and lets dlt's Arrow extractor check it against the schema
-                    empty = metadata.schema.to_arrow_schema().empty_table()
-                    yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows, hints=empty)
+                    # the lake schema carries the file's types through the resource's pipe steps (which drop an
+                    # item of None) and lets dlt's Arrow extractor check it against the schema
+                    yield dlt.mark.with_file_import(str(path), "parquet", metadata.num_rows,
+                                                    hints=self.contract.schema().empty_table())
             started.copied = True
         finally:
             started.stop()  # a failed or interrupted copy does not wait for a full scan of the table
             shutil.rmtree(folder, ignore_errors=True)
 
     def _copy_to_parquet(self, columns: list[str], folder: Path, session: DuckDbSession) -> int:
-        select = ", ".join(self._column_expression(name) for name in columns)
-        source = f"src.{_identifier(self._schema_name())}.{_identifier(self.table.name)}"
+        select = ", ".join(duckdb_expression(name, self.contract) for name in columns)
+        source = f"src.{identifier(self._schema_name())}.{identifier(self.table.name)}"
         # zstd level 1: the same copy time as snappy here, ~40% fewer bytes to upload to ADLS
         options = (f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, FILE_SIZE_BYTES {sql_literal(FILE_SIZE)}, "
                    f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}")
@@ -331,12 +362,6 @@ class DuckDbTableLoader(AdbcTableLoader):
         result = _run_interruptibly(db, f"COPY (SELECT {select} FROM {source}) TO {sql_literal(folder)} ({options})",
                                     lambda: self._cancel_duckdb_queries(session.application_name))
         return int(result[0]) if result else 0
-
-    def _column_expression(self, name: str) -> str:
-        column = self.table.columns[name]
-        if isinstance(column.type, sa.SmallInteger):  # the other backends land smallint as int32
-            return f"CAST({_identifier(name)} AS INTEGER) AS {_identifier(name)}"
-        return _identifier(name)
 
     def _schema_name(self) -> str:
         if self.table.schema:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from sqlalchemy.engine import URL
+
+SESSION_OPTIONS = "-c TimeZone=UTC -c IntervalStyle=iso_8601 -c DateStyle=ISO -c extra_float_digits=3"
+"""Every read session: the server's text of a value must not depend on the server's or the user's settings."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class PgLogin:
     @classmethod
     def from_credentials(cls, credentials: Any) -> PgLogin:
         options = {"sslmode": str(credentials.sslmode)} if credentials.sslmode else {}
+        options["options"] = SESSION_OPTIONS
         return cls(str(credentials.host), int(credentials.port), str(credentials.database),
                    str(credentials.username), str(credentials.password), options,
                    int(credentials.connect_timeout) if credentials.connect_timeout else None)
@@ -31,13 +36,13 @@ class PgLogin:
                           port=self.port, database=self.database, query=self.options)
 
     def libpq_uri(self) -> str:
-        """For ADBC's driver only: it holds the password, never print it."""
+        """For ADBC's driver only: it holds the password, never print it. libpq decodes `%20`, not `+`."""
         query = dict(self.options)
         if self.connect_timeout:
             query["connect_timeout"] = str(self.connect_timeout)
         url = URL.create("postgresql", username=self.username, password=self.password, host=self.host,
-                         port=self.port, database=self.database, query=query)
-        return url.render_as_string(hide_password=False)
+                         port=self.port, database=self.database)
+        return url.render_as_string(hide_password=False) + "?" + urlencode(query, quote_via=quote)
 
     def duckdb_secret(self, name: str) -> str:
         """A DuckDB secret holds the login, so no DuckDB message can repeat the password."""

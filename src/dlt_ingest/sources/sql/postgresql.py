@@ -1,34 +1,33 @@
-"""PostgreSQL through psycopg2; ADBC or connectorx (Arrow streams) where every column type survives them exactly."""
+"""PostgreSQL through psycopg2; DuckDB's scanner (FULL snapshots), ADBC and connectorx read Arrow directly
+where the type contract allows.
+
+Every session reads in UTC with ISO 8601 intervals and dates and round-trip floats, so the server's text
+of a value does not depend on the server's or the user's settings. psycopg2 would turn 'infinity' into
+9999-12-31 and 24:00:00 into 00:00:00 without a word: its casters for those types refuse them instead.
+"""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import BaseConfiguration
-from dlt.sources.sql_database.helpers import BaseTableLoader
-from sqlalchemy.dialects import postgresql as pg
+from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader
 from sqlalchemy.engine import URL
 
+from dlt_ingest.errors import UnrepresentableValue
 from dlt_ingest.sources.sql.base import BACKENDS, CONNECT_TIMEOUT_SECONDS, BackgroundWork, DatabaseSource
-from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader, adbc_keeps
-from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available, nullable_table
+from dlt_ingest.sources.sql.contract import TableContract
+from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
+from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available
 from dlt_ingest.sources.sql.pg_login import PgLogin
-from dlt_ingest.sources.sql.types import exact_table
+from dlt_ingest.sources.sql.types import ADBC, CONNECTORX, DUCKDB, PYARROW
 from dlt_ingest.workbook.model import Job
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-# Types that connectorx 0.4 returns with the same Arrow type and value as the pyarrow backend
-# (measured against PostgreSQL 15, see docs/sources.md). numeric is not here: connectorx fails on
-# numeric(38,10) values with 28 integer digits and rounds an unconstrained numeric to 10 decimals;
-# json/jsonb come back re-serialised; interval makes it panic.
-CONNECTORX_EXACT_TYPES: tuple[type[Any], ...] = (
-    sa.Integer, sa.String, sa.Boolean, sa.Date, sa.DateTime, sa.Time, sa.LargeBinary, sa.Uuid, sa.Double,
-)
 
 
 @configspec
@@ -39,30 +38,62 @@ class PostgresCredentials(BaseConfiguration):
     username: str = None  # type: ignore[assignment]
     password: str = None  # type: ignore[assignment]
     sslmode: str | None = None  # disable, allow, prefer, require, verify-ca, verify-full
-    # auto (duckdb, else adbc, else connectorx, as column types allow), pyarrow, connectorx, adbc, duckdb
+    # auto (FULL: duckdb, else adbc; INCREMENTAL: adbc; pyarrow without them), pyarrow, connectorx, adbc, duckdb
     backend: str = "auto"
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
     parallel_reads: int = 2  # duckdb/adbc: connections (and DuckDB threads) reading a FULL table at once
 
 
-def connectorx_keeps(columns: list[dict[str, Any]]) -> bool:
-    """True when connectorx returns every column of the table exactly as the pyarrow backend would."""
-    return all(
-        isinstance(c["type"], CONNECTORX_EXACT_TYPES) and not isinstance(c["type"], sa.Enum | sa.ARRAY | pg.JSON)
-        for c in columns
-    )
+_OIDS = {"date": 1082, "time": 1083, "timestamp": 1114, "timestamptz": 1184}
+
+
+def _refusing_caster(kind: str, standard: Any) -> Any:
+    import psycopg2.extensions
+
+    def cast(value: str | None, cursor: Any) -> Any:
+        if value is not None and (value.endswith("infinity") or value.startswith("24:")):
+            raise UnrepresentableValue(f"a {kind} column holds '{value}'")
+        return standard(value, cursor)
+
+    return psycopg2.extensions.new_type((_OIDS[kind],), f"DLT_INGEST_{kind.upper()}", cast)
+
+
+def refuse_unrepresentable(dbapi_connection: Any, _: Any) -> None:
+    """SQLAlchemy `connect` event: psycopg2 casters that refuse 'infinity' and 24:00:00 instead of changing them."""
+    import psycopg2.extensions
+    import psycopg2.extras
+
+    standard = {"date": psycopg2.extensions.PYDATE, "time": psycopg2.extensions.PYTIME,
+                "timestamp": psycopg2.extensions.PYDATETIME, "timestamptz": psycopg2.extensions.PYDATETIMETZ}
+    for kind, caster in standard.items():
+        psycopg2.extensions.register_type(_refusing_caster(kind, caster), dbapi_connection)
+
+
+class ConnectorxLoader(ConnectorXTableLoader):
+    """dlt's connectorx loader, connecting with the login's libpq URI (the session options included)."""
+
+    login: PgLogin | None = None  # set by the source
+
+    def get_connection_url(self) -> str:
+        assert self.login is not None, "the PostgreSQL source sets the login"
+        return self.login.libpq_uri()
 
 
 class PostgresSource(DatabaseSource[PostgresCredentials]):
     type_name = "postgresql"
     credentials_spec = PostgresCredentials
-    backends = ("pyarrow", "connectorx", "adbc", "duckdb")
+    backends = (PYARROW, CONNECTORX, ADBC, DUCKDB)
 
     def url(self, credentials: PostgresCredentials) -> URL:
         return PgLogin.from_credentials(credentials).sqlalchemy_url()
 
     def engine_options(self, credentials: PostgresCredentials) -> dict[str, Any]:
         return {"connect_args": {"connect_timeout": int(credentials.connect_timeout)}}
+
+    def create_engine(self, credentials: PostgresCredentials) -> sa.Engine:
+        engine = super().create_engine(credentials)
+        sa.event.listen(engine, "connect", refuse_unrepresentable)
+        return engine
 
     def check_credentials(self, credentials: PostgresCredentials) -> list[str]:
         problems = []
@@ -72,38 +103,33 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
             problems.append(f"backend '{credentials.backend}' is not one of {', '.join(BACKENDS)}")
         return problems
 
-    def start_background_work(self, job: Job, engine: sa.Engine, credentials: PostgresCredentials,
-                              backend: str) -> BackgroundWork | None:
-        """A FULL DuckDB snapshot starts its NaN check, row count and DuckDB session."""
-        if backend != "duckdb" or job.is_incremental or not duckdb_available():
+    def available_backends(self, credentials: PostgresCredentials, incremental: bool) -> Sequence[str]:
+        """DuckDB's COPY for FULL snapshots (incremental windows stream through ADBC), then ADBC, then the
+        pyarrow backend. connectorx is never chosen: ADBC reads everything it reads, and more, exactly."""
+        found = []
+        if not incremental and duckdb_available():
+            found.append(DUCKDB)
+        if importlib.util.find_spec("adbc_driver_postgresql") is not None:
+            found.append(ADBC)
+        return [*found, PYARROW]
+
+    def reader_name(self, backend: str, job: Job) -> str:
+        return "adbc (duckdb reads FULL snapshots only)" if backend == DUCKDB and job.is_incremental else backend
+
+    def start_background_work(self, job: Job, engine: sa.Engine, credentials: PostgresCredentials, backend: str,
+                              contract: TableContract) -> BackgroundWork | None:
+        """A FULL DuckDB snapshot starts its DuckDB session, its snapshot and the checks that share it."""
+        if backend != DUCKDB or job.is_incremental or not duckdb_available():
             return None
         return SnapshotStart(engine, job.schema_name, job.table_name, PgLogin.from_credentials(credentials),
-                             _readers(credentials)).start()
+                             _readers(credentials), contract.needs_nan_check).start()
 
     def loader_class(self, backend: str) -> type[BaseTableLoader]:
-        return {"adbc": AdbcTableLoader, "duckdb": DuckDbTableLoader}.get(backend) or super().loader_class(backend)
+        loaders = {ADBC: AdbcTableLoader, DUCKDB: DuckDbTableLoader, CONNECTORX: ConnectorxLoader}
+        return loaders.get(backend) or super().loader_class(backend)
 
     def loader_settings(self, credentials: PostgresCredentials) -> dict[str, Any]:
         return {"readers": _readers(credentials), "login": PgLogin.from_credentials(credentials)}
-
-    def table_adapter(self, backend: str) -> Callable[[sa.Table], None]:
-        if backend != "duckdb":
-            return exact_table
-
-        def duckdb_table(table: sa.Table) -> None:
-            exact_table(table)
-            nullable_table(table)
-
-        return duckdb_table
-
-    def choose_backend(self, credentials: PostgresCredentials, columns: list[dict[str, Any]]) -> str:
-        if credentials.backend != "auto":
-            return str(credentials.backend)
-        if importlib.util.find_spec("adbc_driver_postgresql") is not None and adbc_keeps(columns):
-            return "duckdb" if duckdb_available() else "adbc"
-        if importlib.util.find_spec("connectorx") is not None and connectorx_keeps(columns):
-            return "connectorx"
-        return "pyarrow"
 
 
 def _readers(credentials: PostgresCredentials) -> int:

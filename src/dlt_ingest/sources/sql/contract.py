@@ -1,0 +1,250 @@
+"""The type contract applied to one table: which backend may read it, what the query selects, the dlt hints,
+and the cast every batch goes through before dlt sees it.
+
+dlt does not cast Arrow data to its schema (an int32 hinted `bigint` lands as int32), so each batch is cast
+here to the table's lake schema, with safe casts that fail instead of losing anything, and values no Arrow
+type holds (infinite dates, 24:00:00, a float that is no float32) are refused naming the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from dlt_ingest.errors import TypeContractError, UnrepresentableValue
+from dlt_ingest.sources.sql.types import (
+    BACKENDS,
+    Check,
+    ColumnContract,
+    LakeType,
+    Read,
+    contract_for,
+    override_type,
+    with_override,
+)
+
+FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9999, 12, 31)
+_DAY_MICROS = 86_400_000_000
+_FIRST_MICROS = int((datetime(1, 1, 1) - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
+_LAST_MICROS = int((datetime(9999, 12, 31, 23, 59, 59) - datetime(1970, 1, 1)).total_seconds()) * 1_000_000 + 999_999
+_FIRST_DAY, _LAST_DAY = (FIRST_DATE - date(1970, 1, 1)).days, (LAST_DATE - date(1970, 1, 1)).days
+
+
+@dataclass
+class TableContract:
+    """The contract of every selected column of one table, and the lake type each lands as in this job."""
+
+    table: str
+    dialect: str
+    columns: list[ColumnContract]
+    lake_types: dict[str, LakeType] = field(default_factory=dict)  # per column; the contract's unless the lake's
+
+    def __post_init__(self) -> None:
+        for column in self.columns:
+            self.lake_types.setdefault(column.name, column.lake)
+
+    @classmethod
+    def of(cls, table: str, columns: Iterable[Any], dialect: Any,
+           overrides: dict[str, str] | None = None) -> TableContract:
+        """The contract of the reflected `columns` the job reads, with the analyst's `column_types` overrides."""
+        contracts = []
+        for column in columns:
+            contract = contract_for(column.name, column.type, dialect)
+            wanted = _override_for(column.name, overrides or {})
+            if wanted is not None:
+                lake = override_type(wanted)
+                if lake is None:
+                    raise TypeContractError(f"column_types: '{wanted}' for column {column.name} is not a type")
+                contract = with_override(contract, lake)
+            contracts.append(contract)
+        return cls(table, dialect.name, contracts)
+
+    def column(self, name: str) -> ColumnContract:
+        return next(c for c in self.columns if c.name == name)
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, self.lake_types[c.name].arrow, nullable=True) for c in self.columns])
+
+    def hints(self) -> dict[str, dict[str, Any]]:
+        """dlt column hints describing exactly the lake schema (every column nullable, as Parquet holds it)."""
+        return {c.name: {"name": c.name, **self.lake_types[c.name].hint, "nullable": True} for c in self.columns}
+
+    def unreadable(self, backend: str) -> list[ColumnContract]:
+        return [c for c in self.columns if not c.readable_by(backend)]
+
+    def first_backend(self, preference: Sequence[str]) -> str | None:
+        return next((b for b in preference if not self.unreadable(b)), None)
+
+    def refuse_backend(self, backend: str, job_name: str, row: int) -> None:
+        """A forced backend that cannot keep a column exact: refused before anything is read."""
+        columns = self.unreadable(backend)
+        if not columns:
+            return
+        details = "; ".join(
+            f"{c.name} ({c.source_type}) can be read by {', '.join(b for b in BACKENDS if c.readable_by(b))}"
+            for c in columns)
+        raise TypeContractError(f"{job_name}: backend '{backend}' in workbook row {row} cannot read every column "
+                                f"exactly: {details}: use auto or one of those backends")
+
+    @property
+    def needs_nan_check(self) -> list[str]:
+        return [c.name for c in self.columns if Check.NAN in c.checks]
+
+
+def _override_for(name: str, overrides: dict[str, str]) -> str | None:
+    if name in overrides:
+        return overrides[name]
+    lowered = {key.lower(): value for key, value in overrides.items()}
+    return lowered.get(name.lower())
+
+
+def adapt_table(table: sa.Table, contract: TableContract) -> None:
+    """dlt `table_adapter_callback`: the SQLAlchemy types dlt converts rows with, so the pyarrow backend builds
+    the lake's type (or text where the query reads text); every column nullable, as the lake holds it."""
+    for column in table.columns:
+        if column.name not in contract.lake_types:
+            continue
+        wanted = contract.column(column.name)
+        column.type = _driver_type(wanted, contract.lake_types[column.name], column.type)
+        column.nullable = True
+
+
+def _driver_type(contract: ColumnContract, lake: LakeType, reflected: Any) -> Any:
+    arrow = lake.arrow
+    if contract.read is Read.SERVER_TEXT or pa.types.is_string(arrow):
+        return sa.Text()
+    if pa.types.is_decimal(arrow):
+        return sa.Numeric(arrow.precision, arrow.scale, asdecimal=True)
+    if pa.types.is_floating(arrow):
+        return sa.Numeric(asdecimal=False)  # dlt makes a double of it (SQLAlchemy 2.1: a Float is no Numeric)
+    if pa.types.is_integer(arrow):
+        return sa.BigInteger()
+    if isinstance(reflected, pg.DOMAIN):
+        return reflected.data_type
+    return reflected
+
+
+def adapt_query(contract: TableContract, dialect: str) -> Callable[..., Any]:
+    """dlt `query_adapter_callback`: the selected columns read the way the contract says (dlt's cursor filter
+    and order stay on the native column)."""
+
+    def adapt(query: Any, table: sa.Table, *_: Any) -> Any:
+        if not isinstance(query, sa.Select):
+            return query
+        expressions = [read_expression(table.c[c.name], c.read, dialect).label(c.name) for c in contract.columns
+                       if c.name in table.c]
+        return query.with_only_columns(*expressions, maintain_column_froms=True)
+
+    return adapt
+
+
+def read_expression(column: Any, read: Read, dialect: str) -> Any:
+    """The SQL that reads `column` as `read` asks, in the source's own dialect."""
+    if read is Read.NATIVE:
+        return column
+    if read is Read.SERVER_TEXT:
+        if dialect == "postgresql":  # the type's output function (psql's form); format() maps NULL to ''
+            return sa.case((column.is_(None), sa.null()), else_=sa.func.format("%s", column))
+        if dialect in ("mysql", "mariadb"):
+            return sa.cast(column, sa.dialects.mysql.CHAR(charset="utf8mb4"))
+        return sa.cast(column, sa.Text())
+    if read is Read.NUMERIC:
+        return sa.cast(column, sa.Numeric())
+    if read is Read.BIGINT:
+        return sa.cast(column, sa.BigInteger())
+    if read is Read.DOUBLE:
+        return sa.cast(column, sa.dialects.mysql.DOUBLE() if dialect in ("mysql", "mariadb") else sa.Double())
+    if read is Read.UNSIGNED:
+        return sa.literal_column(f"CAST({_compiled(column, dialect)} AS UNSIGNED)")
+    raise AssertionError(read)
+
+
+def _compiled(column: Any, dialect: str) -> str:
+    return str(column.compile(dialect=sa.dialects.registry.load(dialect)(), compile_kwargs={"literal_binds": True}))
+
+
+class BatchCaster:
+    """Casts every batch of one table to the lake schema, refusing what would change a value."""
+
+    def __init__(self, contract: TableContract, job_name: str) -> None:
+        self.contract = contract
+        self.job_name = job_name
+        self.schema = contract.schema()
+
+    def cast(self, item: Any) -> pa.Table:
+        table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
+        arrays = []
+        for target in self.schema:
+            column = table.column(target.name) if target.name in table.column_names else None
+            arrays.append(self._column(target, column, table.num_rows))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _column(self, target: pa.Field, column: Any, rows: int) -> pa.ChunkedArray:
+        if column is None:  # dlt's pyarrow backend drops a column that is NULL in the whole batch
+            return pa.chunked_array([pa.nulls(rows, target.type)])
+        if isinstance(column.type, pa.ExtensionType):  # ADBC's opaque/json/uuid types: their plain storage
+            column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=column.type.storage_type)
+        contract = self.contract.column(target.name)
+        try:
+            cast = column if column.type == target.type else self._convert(column, target.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise self._refused(contract, target.type, str(exc).splitlines()[0]) from None
+        self._check(contract, cast)
+        return cast
+
+    def _convert(self, column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+        if pa.types.is_float32(target) and pa.types.is_floating(column.type):
+            narrowed = pc.cast(column, target)
+            widened = pc.cast(narrowed, column.type)
+            same = pc.or_kleene(pc.equal(widened, column), pc.and_(pc.is_nan(widened), pc.is_nan(column)))
+            if not pc.all(pc.fill_null(same, True)).as_py():
+                raise pa.ArrowInvalid("a value is not a 32-bit float")
+            return narrowed
+        if pa.types.is_timestamp(target) and target.tz and pa.types.is_timestamp(column.type) and not column.type.tz:
+            return pc.cast(column, target)  # a naive UTC wall clock (a MySQL TIMESTAMP read in a UTC session)
+        return pc.cast(column, target, safe=True)
+
+    def _check(self, contract: ColumnContract, column: pa.ChunkedArray) -> None:
+        kind = column.type
+        if column.null_count == len(column):
+            return
+        if Check.TIME_OF_DAY in contract.checks and pa.types.is_time(kind):
+            top = pc.max(pc.cast(column, pa.int64())).as_py()
+            if top is not None and top >= _DAY_MICROS:
+                raise self._unrepresentable(contract, "24:00:00, which no time of day can hold")
+        if Check.DATE_RANGE in contract.checks and (pa.types.is_date32(kind) or pa.types.is_timestamp(kind)):
+            low, high = bounds_of(kind)
+            values = pc.cast(column, pa.int64() if pa.types.is_timestamp(kind) else pa.int32())
+            least, most = pc.min(values).as_py(), pc.max(values).as_py()
+            if least is not None and (least < low or most > high):
+                raise self._unrepresentable(contract, "'infinity' or a date outside the years 1 to 9999, which "
+                                                      "Parquet readers cannot show")
+
+    def _refused(self, contract: ColumnContract, target: pa.DataType, reason: str) -> UnrepresentableValue:
+        return UnrepresentableValue(
+            f"{self.job_name}: column {contract.name} ({contract.source_type}) holds a value that does not fit "
+            f"{self.contract.lake_types[contract.name].name} ({reason}): give the column a column_types override "
+            f"(e.g. text) in the workbook")
+
+    def _unrepresentable(self, contract: ColumnContract, what: str) -> UnrepresentableValue:
+        return UnrepresentableValue(f"{self.job_name}: column {contract.name} ({contract.source_type}) holds {what}: "
+                                    f"replace it in the source (for example with NULL) or exclude the column")
+
+
+def bounds_of(kind: pa.DataType) -> tuple[int, int]:
+    """The stored integers a date, timestamp or time value of `kind` may take in the lake."""
+    if pa.types.is_date32(kind):
+        return _FIRST_DAY, _LAST_DAY
+    if pa.types.is_time(kind):
+        return 0, _DAY_MICROS - 1 if kind.unit == "us" else _DAY_MICROS * 1000 - 1
+    factor = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": 0}[kind.unit]
+    if factor == 0:  # nanoseconds: int64 cannot reach the years 1 or 9999 anyway
+        return -(2**63), 2**63 - 1
+    return _FIRST_MICROS // factor, _LAST_MICROS // factor

@@ -1,0 +1,30 @@
+"""Run observers for tests that must change the source at a precise moment of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlt.common.runtime.collector import Collector, NullCollector
+
+from dlt_ingest.engine.orchestrator import SilentObserver
+from dlt_ingest.workbook.model import Job
+
+
+class ChangeSourceAtNormalize(SilentObserver):
+    """Runs `statement` on `database` when a job named `job_name` reaches dlt's normalize step: after the read,
+    before the reconciliation count, the moment a row committed late inside the window is meant to be caught."""
+
+    def __init__(self, database: Any, job_name: str, statement: str) -> None:
+        self.database, self.job_name, self.statement = database, job_name, statement
+
+    def collector(self, job: Job) -> Collector | None:
+        if job.name != self.job_name:
+            return None
+        observer = self
+
+        class AtNormalize(NullCollector):
+            def _start(self, step: str) -> None:
+                if step.startswith("Normalize"):
+                    observer.database.execute(observer.statement)
+
+        return AtNormalize()
