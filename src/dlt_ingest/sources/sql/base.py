@@ -8,6 +8,7 @@ in a password works), how a session reads values exactly, and which backends it 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol, cast
@@ -159,7 +160,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         target = self.describe_target(credentials)
         background: BackgroundWork | None = None
         try:
-            table = self._reflect_table(job, engine, target)
+            table = self.reflect_table(job, engine, target)
             contract = TableContract.of(table.name, _selected(job, table), engine.dialect, job.column_types)
             changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
             columns = column_dicts(table)
@@ -231,14 +232,16 @@ class DatabaseSource(SourceModule[TCredentials]):
 
         return count
 
-    def _reflect_table(self, job: Job, engine: Engine, target: str) -> sa.Table:
+    def reflect_table(self, job: Job, engine: Engine, target: str) -> sa.Table:
         """The job's table, reflected once: its MetaData goes to dlt's `sql_table`, which looks the table
         up there instead of reflecting it a second time."""
 
         def reflect() -> sa.Table:
             try:
-                return sa.Table(job.table_name, sa.MetaData(schema=job.schema_name), autoload_with=engine,
-                                resolve_fks=False)
+                with warnings.catch_warnings():  # a type SQLAlchemy does not know lands as the server's text
+                    warnings.simplefilter("ignore", sa.exc.SAWarning)
+                    return sa.Table(job.table_name, sa.MetaData(schema=job.schema_name), autoload_with=engine,
+                                    resolve_fks=False)
             except sa.exc.NoSuchTableError:
                 raise SourceError(missing_table(job, target)) from None
 

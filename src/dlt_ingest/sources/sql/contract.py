@@ -150,8 +150,10 @@ def read_expression(column: Any, read: Read, dialect: str) -> Any:
     if read is Read.NATIVE:
         return column
     if read is Read.SERVER_TEXT:
-        if dialect == "postgresql":  # the type's output function (psql's form); format() maps NULL to ''
-            return sa.case((column.is_(None), sa.null()), else_=sa.func.format("%s", column))
+        if dialect == "postgresql":  # the type's output function (psql's form), which concat() prints; concat()
+            # maps NULL to '', and `IS NULL` holds for a composite whose fields are all NULL: num_nulls() tests
+            # the value itself
+            return sa.case((sa.func.num_nulls(column) == 1, sa.null()), else_=sa.func.concat(column))
         if dialect in ("mysql", "mariadb"):
             return sa.cast(column, sa.dialects.mysql.CHAR(charset="utf8mb4"))
         return sa.cast(column, sa.Text())
@@ -201,12 +203,9 @@ class BatchCaster:
 
     def _convert(self, column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
         if pa.types.is_float32(target) and pa.types.is_floating(column.type):
-            narrowed = pc.cast(column, target)
-            widened = pc.cast(narrowed, column.type)
-            same = pc.or_kleene(pc.equal(widened, column), pc.and_(pc.is_nan(widened), pc.is_nan(column)))
-            if not pc.all(pc.fill_null(same, True)).as_py():
-                raise pa.ArrowInvalid("a value is not a 32-bit float")
-            return narrowed
+            # a 32-bit float the driver widened or printed with enough digits (PostgreSQL's shortest-exact text,
+            # MySQL's CAST AS DOUBLE): rounding to the nearest 32-bit float gives back exactly the source's value
+            return pc.cast(column, target)
         if pa.types.is_timestamp(target) and target.tz and pa.types.is_timestamp(column.type) and not column.type.tz:
             return pc.cast(column, target)  # a naive UTC wall clock (a MySQL TIMESTAMP read in a UTC session)
         return pc.cast(column, target, safe=True)
@@ -228,14 +227,47 @@ class BatchCaster:
                                                       "Parquet readers cannot show")
 
     def _refused(self, contract: ColumnContract, target: pa.DataType, reason: str) -> UnrepresentableValue:
-        return UnrepresentableValue(
-            f"{self.job_name}: column {contract.name} ({contract.source_type}) holds a value that does not fit "
-            f"{self.contract.lake_types[contract.name].name} ({reason}): give the column a column_types override "
-            f"(e.g. text) in the workbook")
+        return refusal(self.job_name, contract, self.contract.lake_types[contract.name], reason)
+
+    def refused_driver_value(self, refusal: DriverRefusal) -> UnrepresentableValue:
+        names = [c.name for c in self.contract.columns if self.contract.lake_types[c.name].name == refusal.kind]
+        where = f"column {names[0]}" if len(names) == 1 else f"one of the columns {', '.join(names)}"
+        what = ("24:00:00, which no time of day can hold" if refusal.kind == "time" else
+                f"'{refusal.value}': 'infinity' or a date outside the years 1 to 9999, which Parquet readers cannot "
+                f"show")
+        return UnrepresentableValue(f"{self.job_name}: {where} ({refusal.kind}) holds {what}: replace it in the "
+                                    f"source (for example with NULL) or exclude the column")
+
+    def refused_conversion(self, column: str, reason: str) -> UnrepresentableValue:
+        """A value dlt could not convert to the column's lake type while building a batch (pyarrow backend)."""
+        return refusal(self.job_name, self.contract.column(column), self.contract.lake_types[column], reason)
 
     def _unrepresentable(self, contract: ColumnContract, what: str) -> UnrepresentableValue:
         return UnrepresentableValue(f"{self.job_name}: column {contract.name} ({contract.source_type}) holds {what}: "
                                     f"replace it in the source (for example with NULL) or exclude the column")
+
+
+class DriverRefusal(UnrepresentableValue):
+    """A driver's caster met a value it would have changed ('infinity', 24:00:00, a year outside 1..9999);
+    it knows the value's type, not its column: `BatchCaster.refused_driver_value` names the column."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        super().__init__(f"a {kind} column holds '{value}'")
+        self.kind, self.value = kind, value
+
+
+_LAKE_KINDS = {"date": "date", "time": "time", "timestamp": "timestamp", "timestamptz": "timestamptz"}
+_NOT_A_NUMBER = ("'nan'", "'inf'", "'-inf'", "out of range [1, 38]: -2147483648")  # ADBC's text, Decimal('NaN')
+
+
+def refusal(job_name: str, contract: ColumnContract, lake: LakeType, reason: str) -> UnrepresentableValue:
+    """The job's error for a value that does not fit the column's lake type: the column, what, and the fix."""
+    if any(marker in reason.lower() for marker in _NOT_A_NUMBER):
+        what = "NaN or Infinity, which no decimal Parquet column can carry"
+    else:
+        what = f"a value that does not fit {lake.name} ({reason})"
+    return UnrepresentableValue(f"{job_name}: column {contract.name} ({contract.source_type}) holds {what}: give the "
+                                f"column a column_types override (e.g. text) in the workbook, or exclude it")
 
 
 def bounds_of(kind: pa.DataType) -> tuple[int, int]:

@@ -10,12 +10,13 @@ from typing import Any
 import dlt
 import pyarrow as pa
 import sqlalchemy as sa
+from dlt.common.libs.pyarrow import PyToArrowConversionException
 from dlt.sources.sql_database.helpers import BaseTableLoader
 
 from dlt_ingest.errors import IngestError, SourceError, first_line
 from dlt_ingest.redaction import redact
 from dlt_ingest.sources.base import LAKE_COLUMNS_KEY
-from dlt_ingest.sources.sql.contract import BatchCaster
+from dlt_ingest.sources.sql.contract import BatchCaster, DriverRefusal
 
 
 def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
@@ -64,8 +65,12 @@ def contract_loader(base: type[BaseTableLoader], job_name: str, target: str, cas
                     else:
                         counter.rows += _imported_rows(item)
                     yield item
+            except DriverRefusal as exc:
+                raise caster.refused_driver_value(exc) from None
             except IngestError:
                 raise
+            except PyToArrowConversionException as exc:  # the pyarrow backend could not build the lake's type
+                raise caster.refused_conversion(exc._field_name, first_line(str(exc._details or exc))) from None
             except BaseException as exc:
                 if not is_read_failure(exc):
                     raise

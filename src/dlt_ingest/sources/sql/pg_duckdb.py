@@ -127,9 +127,9 @@ class SnapshotScan(threading.Thread):
             raise self.error
         if self.found:
             raise UnrepresentableValue(
-                f"{job_name}: column {self.found} of {self.table} holds NaN, which no decimal Parquet column can "
-                f"carry: replace it in the source (for example with NULL), or give the column a column_types "
-                f"override of text")
+                f"{job_name}: column {self.found} of {self.table} holds NaN or Infinity, which no decimal Parquet "
+                f"column can carry: give the column a column_types override (e.g. text) in the workbook, or exclude "
+                f"it")
 
 
 class DuckDbSession:
@@ -248,7 +248,7 @@ def duckdb_expression(name: str, contract: TableContract) -> str:
     quoted = identifier(name)
     if column.source_type.startswith(("character(", "char(", "bpchar")) and "(" in column.source_type:
         length = int(column.source_type.split("(", 1)[1].split(")", 1)[0])  # the server pads to its length
-        return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE rpad({quoted}, {length}) END AS {quoted}"
+        return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE rpad({quoted}, {length}, ' ') END AS {quoted}"
     if pa.types.is_integer(lake):
         return f"CAST({quoted} AS BIGINT) AS {quoted}"
     if pa.types.is_string(lake):

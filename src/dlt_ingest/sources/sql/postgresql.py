@@ -9,6 +9,7 @@ of a value does not depend on the server's or the user's settings. psycopg2 woul
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,11 +17,11 @@ import sqlalchemy as sa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import URL
 
-from dlt_ingest.errors import UnrepresentableValue
 from dlt_ingest.sources.sql.base import BACKENDS, CONNECT_TIMEOUT_SECONDS, BackgroundWork, DatabaseSource
-from dlt_ingest.sources.sql.contract import TableContract
+from dlt_ingest.sources.sql.contract import DriverRefusal, TableContract
 from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
 from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available
 from dlt_ingest.sources.sql.pg_login import PgLogin
@@ -52,8 +53,11 @@ def _refusing_caster(kind: str, standard: Any) -> Any:
 
     def cast(value: str | None, cursor: Any) -> Any:
         if value is not None and (value.endswith("infinity") or value.startswith("24:")):
-            raise UnrepresentableValue(f"a {kind} column holds '{value}'")
-        return standard(value, cursor)
+            raise DriverRefusal(kind, value)
+        try:
+            return standard(value, cursor)
+        except ValueError:  # a year outside 1..9999 (BC, or beyond): Python has no date for it
+            raise DriverRefusal(kind, str(value)) from None
 
     return psycopg2.extensions.new_type((_OIDS[kind],), f"DLT_INGEST_{kind.upper()}", cast)
 
@@ -89,6 +93,24 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
 
     def engine_options(self, credentials: PostgresCredentials) -> dict[str, Any]:
         return {"connect_args": {"connect_timeout": int(credentials.connect_timeout)}}
+
+    def reflect_table(self, job: Job, engine: sa.Engine, target: str) -> sa.Table:
+        """SQLAlchemy reflects a domain's base type without its precision (numeric(10,2) becomes numeric): the
+        catalog's own spelling puts it back."""
+        table = super().reflect_table(job, engine, target)
+        domains = [c for c in table.columns if isinstance(c.type, pg.DOMAIN)]
+        if domains:
+            query = sa.text(
+                "SELECT a.attname, format_type(t.typbasetype, t.typtypmod) FROM pg_catalog.pg_attribute a "
+                "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid WHERE a.attrelid = CAST(:table AS regclass) "
+                "AND t.typtype = 'd' AND a.attnum > 0 AND NOT a.attisdropped")
+            with engine.connect() as connection:
+                bases: dict[str, str] = {str(name): str(spelled) for name, spelled in
+                                         connection.execute(query, {"table": qualified_name(table)}).all()}
+            for column in domains:
+                domain: Any = column.type
+                domain.data_type = base_type(bases.get(column.name, ""), domain.data_type)
+        return table
 
     def create_engine(self, credentials: PostgresCredentials) -> sa.Engine:
         engine = super().create_engine(credentials)
@@ -130,6 +152,28 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
 
     def loader_settings(self, credentials: PostgresCredentials) -> dict[str, Any]:
         return {"readers": _readers(credentials), "login": PgLogin.from_credentials(credentials)}
+
+
+_TYPE_WITH_ARGUMENTS = re.compile(r"^([a-z ]+?)(?:\((\d+)(?:,(\d+))?\))?$")
+
+
+def base_type(spelled: str, reflected: Any) -> Any:
+    """The SQLAlchemy type of a domain's base type as `format_type` spells it (`numeric(10,2)`)."""
+    found = _TYPE_WITH_ARGUMENTS.match(spelled.strip())
+    if not found:
+        return reflected
+    name, first, second = found.group(1), found.group(2), found.group(3)
+    if name == "numeric":
+        return sa.Numeric(int(first), int(second or 0)) if first else sa.Numeric()
+    if name in ("character varying", "character") and first:
+        return (pg.VARCHAR if name == "character varying" else pg.CHAR)(int(first))
+    kind = pg.base.ischema_names.get(name)
+    return kind() if kind is not None else reflected
+
+
+def qualified_name(table: sa.Table) -> str:
+    quote = pg.dialect().identifier_preparer.quote
+    return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
 
 
 def _readers(credentials: PostgresCredentials) -> int:

@@ -175,12 +175,15 @@ def postgresql_rule(name: str, t: Any, source: str) -> ColumnContract | None:
         return _text(name, source, note="the server's text: an offset without a date has no instant")
     if isinstance(t, sa.Time):
         return _native(name, source, TIME, ALL - {CONNECTORX}, frozenset({Check.TIME_OF_DAY}))
-    if isinstance(t, sa.DateTime | sa.Date):
-        return None  # the generic rule, with the range check
+    if isinstance(t, sa.DateTime | sa.Date):  # connectorx fails on years past 9999 without naming the column
+        base = generic_rule(name, t, source)
+        return ColumnContract(name, source, base.lake, base.natural, base.read, base.checks, ALL - {CONNECTORX},
+                              base.note)
     if isinstance(t, pg.CHAR | sa.NCHAR) or type(t) is sa.CHAR:
         return _native(name, source, STRING, ALL, note="padded to its length, as the server returns it")
     if isinstance(t, pg.UUID | sa.Uuid):
-        return _native(name, source, STRING, ALL, note="canonical lower-case text")
+        return ColumnContract(name, source, STRING, STRING, Read.SERVER_TEXT, frozenset(), ALL,
+                              "canonical lower-case text")
     if isinstance(t, pg.JSON | pg.JSONB | sa.JSON):
         return ColumnContract(name, source, STRING, STRING, Read.SERVER_TEXT, frozenset(), ALL,
                               "the document exactly as the server returns it; JSON null is 'null', SQL NULL is null")
