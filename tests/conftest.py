@@ -114,6 +114,26 @@ def postgres() -> Iterator[Any]:
     server.cleanup()
 
 
+def service_missing(what: str, how: str) -> None:
+    """A system part a test needs is not installed: skip locally with how to get it, fail in CI (`CI` set),
+    where scripts/test installs it and its absence is a broken CI, not a reason to skip."""
+    message = f"{what} is not installed: {how} (CI=1 ./scripts/test installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[Any]:
+    from services.mariadb import MARIADBD_CANDIDATES, start_mariadb
+
+    if not any(Path(candidate).exists() for candidate in MARIADBD_CANDIDATES):
+        service_missing("MariaDB's server", "apt-get install mariadb-server-core mariadb-client-core mariadb-client")
+    server = start_mariadb()
+    yield server
+    server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Any]:
     from services.azurite import start_azurite

@@ -149,8 +149,8 @@ def test_duckdb_snapshot_loads_every_row_exactly_once_across_parallel_tasks(proj
 
 @pytest.mark.parametrize(("ddl", "row", "message"), [
     ("id bigint, price numeric(12,2)", "(1, 'NaN')",
-     "column price of {table} holds NaN, which no decimal Parquet column can carry: replace it in the source "
-     "(for example with NULL), or give the column a column_types override of text"),
+     "column price of {table} holds NaN or Infinity, which no decimal Parquet column can carry: give the column "
+     "a column_types override (e.g. text) in the workbook, or exclude it"),
     ("id bigint, at timestamptz", "(1, 'infinity')",
      "column at (timestamp with time zone) holds 'infinity' or a date outside the years 1 to 9999, which "
      "Parquet readers cannot show: replace it in the source (for example with NULL) or exclude the column"),

@@ -126,6 +126,8 @@ def _driver_type(contract: ColumnContract, lake: LakeType, reflected: Any) -> An
         return sa.Numeric(asdecimal=False)  # dlt makes a double of it (SQLAlchemy 2.1: a Float is no Numeric)
     if pa.types.is_integer(arrow):
         return sa.BigInteger()
+    if pa.types.is_binary(arrow):
+        return sa.LargeBinary()  # no length: dlt would build a fixed-size binary of a varbinary's length
     if isinstance(reflected, pg.DOMAIN):
         return reflected.data_type
     return reflected
@@ -162,7 +164,12 @@ def read_expression(column: Any, read: Read, dialect: str) -> Any:
     if read is Read.BIGINT:
         return sa.cast(column, sa.BigInteger())
     if read is Read.DOUBLE:
-        return sa.cast(column, sa.dialects.mysql.DOUBLE() if dialect in ("mysql", "mariadb") else sa.Double())
+        double = sa.dialects.mysql.DOUBLE(asdecimal=False) if dialect in ("mysql", "mariadb") else sa.Double()
+        return sa.cast(column, double)  # asdecimal: SQLAlchemy would round it to 10 decimals
+    if read is Read.ISO_TEXT:
+        if dialect == "mssql":  # style 127: ISO 8601 with the offset (or Z), all seven fractional digits
+            return sa.func.convert(sa.literal_column("VARCHAR(34)"), column, sa.literal_column("127"))
+        return sa.cast(column, sa.Text())
     if read is Read.UNSIGNED:
         return sa.literal_column(f"CAST({_compiled(column, dialect)} AS UNSIGNED)")
     raise AssertionError(read)
@@ -208,6 +215,10 @@ class BatchCaster:
             return pc.cast(column, target)
         if pa.types.is_timestamp(target) and target.tz and pa.types.is_timestamp(column.type) and not column.type.tz:
             return pc.cast(column, target)  # a naive UTC wall clock (a MySQL TIMESTAMP read in a UTC session)
+        if pa.types.is_string(column.type) and (pa.types.is_timestamp(target) or pa.types.is_time(target)):
+            # ISO text with up to 9 fractional digits: parsed at nanoseconds, then narrowed only without loss
+            wide = pa.timestamp("ns", tz=target.tz) if pa.types.is_timestamp(target) else pa.time64("ns")
+            return pc.cast(pc.cast(column, wide), target, safe=True)
         return pc.cast(column, target, safe=True)
 
     def _check(self, contract: ColumnContract, column: pa.ChunkedArray) -> None:

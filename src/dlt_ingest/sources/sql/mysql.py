@@ -33,4 +33,6 @@ class MysqlSource(DatabaseSource[MysqlCredentials]):
         )
 
     def engine_options(self, credentials: MysqlCredentials) -> dict[str, Any]:
-        return {"connect_args": {"connect_timeout": int(credentials.connect_timeout)}}
+        """A UTC session: a TIMESTAMP column is read as its instant, whatever the server's time zone."""
+        return {"connect_args": {"connect_timeout": int(credentials.connect_timeout),
+                                 "init_command": "SET time_zone = '+00:00'"}}

@@ -113,8 +113,10 @@ def settle(contract: TableContract, stored: Mapping[str, Mapping[str, Any]] | No
             continue
         old = established.name if established is not None else "an older type"
         if not evolve:
-            refused.append(f"{column.name} ({old_source or 'source'} -> {column.source_type}: the folder holds "
-                           f"{old}, the column now lands as {column.lake.name})")
+            change = (f"{old_source} -> {column.source_type}" if old_source and old_source != column.source_type
+                      else f"{column.source_type}, its lake type set anew in the workbook")
+            refused.append(f"{column.name} ({change}: the folder holds {old}, the column now lands as "
+                           f"{column.lake.name})")
             continue
         changes.append(ColumnChange(column.name, "retyped", old_source or old, column.source_type))
     for name, (old_source, established) in previous.items():

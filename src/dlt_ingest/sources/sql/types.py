@@ -79,6 +79,7 @@ class Read(str, Enum):
     BIGINT = "bigint"  # as a server bigint (PostgreSQL oid, which ADBC reads as a signed int32)
     DOUBLE = "double"  # as a server double (MySQL FLOAT, which the text protocol rounds to 6 digits)
     UNSIGNED = "unsigned"  # as an unsigned integer (MySQL BIT)
+    ISO_TEXT = "iso"  # as ISO 8601 text, parsed back exactly (SQL Server's 100 ns times, which drivers truncate)
 
 
 class Check(str, Enum):
@@ -235,6 +236,11 @@ def mssql_rule(name: str, t: Any, source: str) -> ColumnContract | None:
         return _native(name, source, decimal_type(10, 4), frozenset({PYARROW}))
     if isinstance(t, mssql.MONEY):
         return _native(name, source, decimal_type(19, 4), frozenset({PYARROW}))
+    if isinstance(t, mssql.DATETIME2 | mssql.DATETIMEOFFSET | mssql.TIME) and (t.precision is None or t.precision > 6):
+        lake = TIMESTAMPTZ if isinstance(t, mssql.DATETIMEOFFSET) else TIME if isinstance(t, mssql.TIME) else TIMESTAMP
+        return ColumnContract(name, source, lake, lake, Read.ISO_TEXT, _DATES, frozenset({PYARROW}),
+                              "read as ISO 8601 text: the driver would drop the 100 ns digit; a value that has "
+                              "one fails the job (Parquet keeps microseconds)")
     if isinstance(t, mssql.DATETIMEOFFSET):
         return _native(name, source, TIMESTAMPTZ, frozenset({PYARROW}), _DATES,
                        "the instant; the original offset is not kept (Parquet stores UTC)")
