@@ -158,14 +158,21 @@ def read_expression(column: Any, read: Read, dialect: str) -> Any:
             return sa.case((sa.func.num_nulls(column) == 1, sa.null()), else_=sa.func.concat(column))
         if dialect in ("mysql", "mariadb"):
             return sa.cast(column, sa.dialects.mysql.CHAR(charset="utf8mb4"))
+        if dialect == "mssql":  # TEXT is SQL Server's deprecated 8-bit type: NVARCHAR(max) keeps every character
+            return sa.cast(column, sa.dialects.mssql.NVARCHAR())
+        if dialect == "oracle":  # CAST to CLOB refuses numbers and intervals; TO_CHAR prints each in full
+            return sa.type_coerce(sa.func.to_char(column), sa.Text())
         return sa.cast(column, sa.Text())
     if read is Read.NUMERIC:
         return sa.cast(column, sa.Numeric())
     if read is Read.BIGINT:
         return sa.cast(column, sa.BigInteger())
     if read is Read.DOUBLE:
-        double = sa.dialects.mysql.DOUBLE(asdecimal=False) if dialect in ("mysql", "mariadb") else sa.Double()
-        return sa.cast(column, double)  # asdecimal: SQLAlchemy would round it to 10 decimals
+        if dialect in ("mysql", "mariadb"):  # SQLAlchemy drops a CAST AS DOUBLE on MySQL, so it is written out;
+            # asdecimal=False: SQLAlchemy would round the value to 10 decimals
+            return sa.type_coerce(sa.literal_column(f"CAST({_compiled(column, dialect)} AS DOUBLE)"),
+                                  sa.dialects.mysql.DOUBLE(asdecimal=False))
+        return sa.cast(column, sa.Double())
     if read is Read.ISO_TEXT:
         if dialect == "mssql":  # style 127: ISO 8601 with the offset (or Z), all seven fractional digits
             return sa.func.convert(sa.literal_column("VARCHAR(34)"), column, sa.literal_column("127"))

@@ -351,6 +351,9 @@ def with_override(contract: ColumnContract, lake: LakeType) -> ColumnContract:
     if lake == TIMESTAMPTZ and contract.lake in (TIMESTAMP, TIMESTAMPTZ):
         return ColumnContract(contract.name, contract.source_type, lake, lake, contract.read, contract.checks,
                               contract.readers, "override: the wall clock is UTC")
-    readers = contract.readers - {DUCKDB} if contract.lake != lake else contract.readers
+    if contract.lake == lake:  # already what the analyst asked for: read as before
+        return ColumnContract(contract.name, contract.source_type, lake, lake, contract.read, contract.checks,
+                              contract.readers, f"override: {lake.name}")
+    readers = contract.readers - {DUCKDB}
     return ColumnContract(contract.name, contract.source_type, lake, lake, Read.SERVER_TEXT, frozenset(),
                           readers if lake != STRING else readers | {PYARROW, ADBC}, f"override: {lake.name}")
