@@ -141,6 +141,15 @@ class TypeContractError(SourceError):
     transient = False
 
 
+class RowMismatch(TypeContractError):
+    """The workbook row asks for what its table refuses (a missing column, a backend that cannot read a
+    column exactly); `workbook_column` is the cell to fix, so `validate-config --check-sources` locates it."""
+
+    def __init__(self, message: str, workbook_column: str) -> None:
+        super().__init__(message)
+        self.workbook_column = workbook_column
+
+
 def first_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[0] if lines else ""

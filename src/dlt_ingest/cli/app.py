@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import dlt_ingest
-from dlt_ingest.cli.console import Debug, console, err_console, guarded
+from dlt_ingest.cli.console import Debug, console, err_console, fail, guarded
 from dlt_ingest.cli.options import (
     AuditDirOption,
     ConfigOption,
@@ -30,8 +30,9 @@ from dlt_ingest.cli.options import (
 )
 from dlt_ingest.cli.render import plan_table, run_with_output
 from dlt_ingest.cli.secrets import print_secrets_check, secrets_app
-from dlt_ingest.engine.connections import check_connections
+from dlt_ingest.engine.connections import check_against_sources, check_connections
 from dlt_ingest.engine.plan import RunOptions
+from dlt_ingest.errors import WorkbookValidationError
 from dlt_ingest.records.report import write_trend_report
 from dlt_ingest.records.status import last_runs
 from dlt_ingest.redaction import redact
@@ -92,16 +93,32 @@ def validate_config(
     check_secrets: Annotated[bool, typer.Option(
         "--check-secrets", help="Also resolve every enabled job's credentials and show which store holds each.")]
     = False,
+    check_sources: Annotated[bool, typer.Option(
+        "--check-sources", help="Also check every enabled row against its source's catalog: tables, columns, "
+                                "column types and backends (reads no rows).")] = False,
     debug: DebugOption = False,
 ) -> None:
-    """Check the workbook and list its enabled jobs. Exit 0 valid, 2 invalid."""
+    """Check the workbook and list its enabled jobs. Exit 0 valid, 2 invalid, 1 a source could not be reached."""
     _debug(debug)
     workbook = guarded(lambda: dlt_ingest.load_jobs(config, project_dir))
     _print_warnings(workbook)
     console.print(_jobs_table(workbook))
     if check_secrets:
         print_secrets_check(workbook.jobs)
+    if check_sources:
+        _check_sources(workbook)
     console.print(f"[green]{escape(workbook.path)} is valid.[/green]")
+
+
+def _check_sources(workbook: WorkbookConfig) -> None:
+    found = guarded(lambda: check_against_sources(workbook))
+    for check in found.unreachable:
+        err_console.print(f"[red]could not check the rows of source {escape(check.name)}:[/red] "
+                          f"{escape(redact(check.detail))}")
+    if found.problems:
+        fail(WorkbookValidationError(workbook.path, found.problems))
+    if found.unreachable:
+        raise typer.Exit(1)
 
 
 @app.command("init-config")

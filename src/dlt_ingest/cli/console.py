@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import click
 import typer
@@ -43,7 +43,8 @@ class Debug:
             cls._handler = handler
 
 
-def _fail(exc: IngestError) -> None:
+def fail(exc: IngestError) -> NoReturn:
+    """Show an expected error the way every command does and exit with its code."""
     if isinstance(exc, WorkbookValidationError):
         for problem in exc.problems:
             err_console.print(redact(problem), style="red", markup=False)
@@ -64,8 +65,7 @@ def guarded(call: Callable[[], T]) -> T:
     except IngestError as exc:
         if Debug.enabled:
             logging.getLogger("dlt_ingest").exception("debug traceback")
-        _fail(exc)
-        raise  # unreachable: _fail exits
+        fail(exc)
     except KeyboardInterrupt:
         err_console.print("[red]Interrupted.[/red]")
         raise typer.Exit(1) from None

@@ -10,11 +10,12 @@ from typing import Any
 from dlt.common.configuration.specs import BaseConfiguration
 
 from dlt_ingest.engine.plan import RunOptions, plan_run
-from dlt_ingest.errors import describe
+from dlt_ingest.errors import CellProblem, describe
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.check import SecretsReport, check_source_secrets, list_settings
 from dlt_ingest.sources import REGISTRY
 from dlt_ingest.workbook.model import Job
+from dlt_ingest.workbook.rules import WorkbookConfig
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,36 @@ def check_connections(options: RunOptions) -> list[ConnectionCheck]:
     except Exception as exc:  # every failure becomes a row of the report
         checks.append(ConnectionCheck(destination.describe(), "destination", False, describe(exc)))
     return checks
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """What `validate-config --check-sources` found: cells the sources refuse, sources it could not reach."""
+
+    problems: list[CellProblem]
+    unreachable: list[ConnectionCheck]
+
+
+def check_against_sources(workbook: WorkbookConfig) -> SourceCheck:
+    """Every enabled row checked against its source's catalog (tables, columns, types, backends); each
+    source's credentials resolved once; a source that cannot be reached is reported, not guessed about."""
+    problems: list[CellProblem] = []
+    unreachable: dict[str, ConnectionCheck] = {}
+    credentials_of: dict[str, Any] = {}
+    for job in workbook.jobs:
+        if job.source_name in unreachable:
+            continue
+        module: Any = REGISTRY.get(job.source_type)
+        try:
+            if job.source_name not in credentials_of:
+                credentials_of[job.source_name] = resolve_source_credentials(module.credentials_spec,
+                                                                             job.source_name).config
+            found = module.check_against_source(job, credentials_of[job.source_name])
+        except Exception as exc:  # a source that cannot answer is one row of the report
+            unreachable[job.source_name] = ConnectionCheck(job.source_name, job.source_type, False, describe(exc))
+            continue
+        problems.extend(workbook.problem(job, column, message) for column, message in found)
+    return SourceCheck(problems, list(unreachable.values()))
 
 
 def source_specs(jobs: Sequence[Job]) -> dict[str, type[BaseConfiguration]]:

@@ -70,6 +70,11 @@ class SourceModule(ABC, Generic[TCredentials]):
         """Extra rules for a row of this type: (column, message with the fix) pairs."""
         return []
 
+    def check_against_source(self, job: Job, credentials: TCredentials) -> list[tuple[str, str]]:
+        """What the row asks that the source itself refuses (a missing table or column, a backend that
+        cannot read a column exactly), found without reading a row: (column, message with the fix) pairs."""
+        return []
+
     @abstractmethod
     def prepare(self, job: Job, credentials: TCredentials,
                 lake: LakeColumns | None = None) -> AbstractContextManager[PreparedSource]:

@@ -35,6 +35,12 @@ class WorkbookConfig:
     jobs: list[Job]
     disabled: list[Job] = field(default_factory=list)
     warnings: list[CellProblem] = field(default_factory=list)
+    column_letters: dict[str, str] = field(default_factory=dict)  # where a later check locates a cell
+    sheet: str = SHEET_NAME
+
+    def problem(self, job: Job, column: str, message: str) -> CellProblem:
+        """A problem with `job`'s cell in `column`, located as Excel shows it."""
+        return CellProblem(self.sheet, job.row, column, self.column_letters.get(column, ""), message)
 
 
 class _RowChecker:
@@ -122,7 +128,7 @@ def validate_sheet(raw: RawSheet, rules: SourceRules) -> WorkbookConfig:
     problems.extend(_uniqueness_problems(raw, enabled))
     if problems:
         raise WorkbookValidationError(raw.path, problems)
-    return WorkbookConfig(raw.path, enabled, disabled, warnings)
+    return WorkbookConfig(raw.path, enabled, disabled, warnings, dict(raw.column_letters), raw.sheet)
 
 
 def _looks_enabled(row: RawRow) -> bool:

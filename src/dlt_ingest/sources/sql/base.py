@@ -18,7 +18,7 @@ from dlt.sources.sql_database import sql_table
 from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader, TableLoader
 from sqlalchemy.engine import URL, Engine
 
-from dlt_ingest.errors import SourceError, TypeContractError
+from dlt_ingest.errors import RowMismatch, SourceError, TypeContractError
 from dlt_ingest.sources.base import LakeColumns, PreparedSource, RowCounter, SourceModule, TCredentials
 from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_query, adapt_table
 from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
@@ -160,21 +160,17 @@ class DatabaseSource(SourceModule[TCredentials]):
         target = self.describe_target(credentials)
         background: BackgroundWork | None = None
         try:
-            table = self.reflect_table(job, engine, target)
-            contract = TableContract.of(table.name, _selected(job, table), engine.dialect, job.column_types)
+            table, contract, incremental, backend = self.plan_read(job, credentials, engine, target)
             changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
             columns = column_dicts(table)
             warnings: list[str] = []
-            incremental = build_incremental(job, columns)
             if incremental is not None:
-                _check_cursor(job, contract, incremental.cursor_path)
                 nulls = guard(job, target, lambda: count_nulls(engine, job, incremental.cursor_path))
                 if nulls:
                     warnings.append(
                         f"{nulls} row(s) have a NULL {incremental.cursor_path} and can never be picked up by the "
                         f"watermark: give them a value or load this table with FULL"
                     )
-            backend = self.choose_backend(job, credentials, contract)
             log.info("%s: reading with the %s backend", job.name, self.reader_name(backend, job))
             settings = self.loader_settings(credentials)
             background = self.start_background_work(job, engine, credentials, backend, contract)
@@ -190,6 +186,29 @@ class DatabaseSource(SourceModule[TCredentials]):
                 background.stop()
             engine.dispose()
 
+    def plan_read(self, job: Job, credentials: TCredentials, engine: Engine, target: str
+                  ) -> tuple[sa.Table, TableContract, Any, str]:
+        """From the catalog alone: the table, its contract for the row's columns, the cursor and the backend;
+        what the row asks that the table refuses raises `RowMismatch`, naming the cell."""
+        table = self.reflect_table(job, engine, target)
+        selected = _selected(job, table)
+        contract = TableContract.of(table.name, selected, engine.dialect, job.column_types)
+        incremental = build_incremental(job, column_dicts(table))
+        if incremental is not None:
+            _check_cursor(job, contract, incremental.cursor_path)
+        _check_primary_key(job, selected)
+        return table, contract, incremental, self.choose_backend(job, credentials, contract)
+
+    def check_against_source(self, job: Job, credentials: TCredentials) -> list[tuple[str, str]]:
+        engine = self.create_engine(credentials)
+        try:
+            self.plan_read(job, credentials, engine, self.describe_target(credentials))
+        except RowMismatch as exc:
+            return [(exc.workbook_column, exc.message.removeprefix(f"{job.name}: "))]
+        finally:
+            engine.dispose()
+        return []
+
     def reader_name(self, backend: str, job: Job) -> str:
         """What actually reads the rows (a dialect may hand incremental windows of a backend to another)."""
         return backend
@@ -202,8 +221,8 @@ class DatabaseSource(SourceModule[TCredentials]):
             wanted = self.source_backend(credentials)
         if wanted != "auto":
             if wanted not in self.backends:
-                raise SourceError(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
-                                  f"use auto or one of {', '.join(self.backends)}.")
+                raise RowMismatch(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
+                                  f"use auto or one of {', '.join(self.backends)}.", "backend")
             contract.refuse_backend(wanted, job.name, job.row)
             return wanted
         chosen = contract.first_backend(self.available_backends(credentials, job.is_incremental))
@@ -243,27 +262,42 @@ class DatabaseSource(SourceModule[TCredentials]):
                     return sa.Table(job.table_name, sa.MetaData(schema=job.schema_name), autoload_with=engine,
                                     resolve_fks=False)
             except sa.exc.NoSuchTableError:
-                raise SourceError(missing_table(job, target)) from None
+                raise RowMismatch(missing_table(job, target), "table_name") from None
 
         return guard(job, target, reflect)
 
 
 def _selected(job: Job, table: sa.Table) -> list[sa.Column[Any]]:
-    """The columns of `table` the workbook row reads, in table order."""
+    """The columns of `table` the workbook row reads, in table order; every column the row names must exist."""
     names = [c.name for c in table.columns]
-    unknown = [n for n in (*job.include_columns, *job.exclude_columns) if n not in names]
-    if unknown:
-        raise SourceError(f"{job.name}: include_columns/exclude_columns name {', '.join(unknown)}, which table "
-                          f"'{job.table_name}' does not have (columns: {', '.join(names)}): fix the workbook row")
+    folded = {n.lower() for n in names}  # an override may name a column in any case, as SQL does unquoted
+    for workbook_column, named in (("include_columns", job.include_columns), ("exclude_columns", job.exclude_columns),
+                                   ("column_types", tuple(job.column_types))):
+        unknown = [n for n in named
+                   if n not in names and (workbook_column != "column_types" or n.lower() not in folded)]
+        if unknown:
+            raise RowMismatch(f"{job.name}: {workbook_column} names {', '.join(unknown)}, which table "
+                              f"'{job.table_name}' does not have (columns: {', '.join(names)}): fix the workbook row",
+                              workbook_column)
     return [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
             and c.name not in job.exclude_columns]
+
+
+def _check_primary_key(job: Job, columns: Sequence[sa.Column[Any]]) -> None:
+    names = {c.name for c in columns}
+    missing = [k for k in job.primary_key if k not in names]
+    if missing:
+        raise RowMismatch(f"{job.name}: primary_key names {', '.join(missing)}, which the read of table "
+                          f"'{job.table_name}' does not hold (columns: {', '.join(c.name for c in columns)}): fix "
+                          f"primary_key in the workbook row", "primary_key")
 
 
 def _check_cursor(job: Job, contract: TableContract, cursor: str) -> None:
     read = contract.column(cursor).read if cursor in contract.lake_types else Read.NATIVE
     if read is not Read.NATIVE:
-        raise TypeContractError(f"{job.name}: watermark_column {cursor} ({contract.column(cursor).source_type}) is "
-                                f"read as text and cannot order rows: choose a timestamp, date or number column")
+        raise RowMismatch(f"{job.name}: watermark_column {cursor} ({contract.column(cursor).source_type}) is read "
+                          f"as text and cannot order rows: choose a timestamp, date or number column",
+                          "watermark_column")
 
 
 def missing_table(job: Job, target: str) -> str:

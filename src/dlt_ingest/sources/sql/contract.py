@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from dlt_ingest.errors import TypeContractError, UnrepresentableValue
+from dlt_ingest.errors import RowMismatch, UnrepresentableValue
 from dlt_ingest.sources.sql.types import (
     BACKENDS,
     Check,
@@ -61,7 +61,8 @@ class TableContract:
             if wanted is not None:
                 lake = override_type(wanted)
                 if lake is None:
-                    raise TypeContractError(f"column_types: '{wanted}' for column {column.name} is not a type")
+                    raise RowMismatch(f"column_types: '{wanted}' for column {column.name} is not a lake type: use "
+                                      f"text, int64, decimal(p,s) or timestamptz", "column_types")
                 contract = with_override(contract, lake)
             contracts.append(contract)
         return cls(table, dialect.name, contracts)
@@ -90,8 +91,8 @@ class TableContract:
         details = "; ".join(
             f"{c.name} ({c.source_type}) can be read by {', '.join(b for b in BACKENDS if c.readable_by(b))}"
             for c in columns)
-        raise TypeContractError(f"{job_name}: backend '{backend}' in workbook row {row} cannot read every column "
-                                f"exactly: {details}: use auto or one of those backends")
+        raise RowMismatch(f"{job_name}: backend '{backend}' in workbook row {row} cannot read every column "
+                          f"exactly: {details}: use auto or one of those backends", "backend")
 
     @property
     def needs_nan_check(self) -> list[str]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from dlt.extract.incremental import Incremental
 from sqlalchemy.engine import Engine
 
-from dlt_ingest.errors import SourceError
+from dlt_ingest.errors import RowMismatch
 from dlt_ingest.workbook.model import Job, WatermarkValue
 
 TCursorValue = TypeVar("TCursorValue")
@@ -62,9 +62,9 @@ def find_column(job: Job, columns: list[dict[str, Any]]) -> dict[str, Any]:
         if str(column["name"]).lower() == wanted.lower():
             return column
     known = ", ".join(str(c["name"]) for c in columns)
-    raise SourceError(
+    raise RowMismatch(
         f"{job.name}: watermark_column '{wanted}' is not a column of table '{job.table_name}' "
-        f"(columns: {known}): fix watermark_column in the workbook."
+        f"(columns: {known}): fix watermark_column in the workbook.", "watermark_column"
     )
 
 
@@ -124,9 +124,9 @@ def convert_watermark(job: Job, column_type: Any) -> Any:
         if target is str:
             return value.isoformat() if isinstance(value, date | datetime) else str(value)
     except (ValueError, TypeError) as exc:
-        raise SourceError(
+        raise RowMismatch(
             f"{job.name}: last_watermark '{value}' does not fit column '{job.watermark_column}' of type "
-            f"{column_type} ({exc}): type a value of that type in the workbook."
+            f"{column_type} ({exc}): type a value of that type in the workbook.", "last_watermark"
         ) from None
     return value
 
