@@ -19,7 +19,8 @@ from dlt_ingest.errors import IngestError, WorkbookValidationError, describe
 from dlt_ingest.redaction import RedactingFilter, redact
 
 T = TypeVar("T")
-PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap table cells there
+PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap log lines there
+STATUS_WIDTH = 80  # tables meant to be read in a pipe or a job log (`ingest status`) fit this
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -41,6 +42,14 @@ class Debug:
             logging.getLogger().addHandler(handler)
             logging.getLogger().setLevel(logging.DEBUG)
             cls._handler = handler
+
+
+def quiet_library_logs() -> None:
+    """Libraries' own warnings (a secret store's SDK, dlt) never print raw to the console: without any
+    handler Python would print them on stderr. Ours say what failed in one line; `--debug` shows theirs."""
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def _fail(exc: IngestError) -> None:

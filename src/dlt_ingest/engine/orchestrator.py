@@ -19,7 +19,7 @@ from dlt_ingest.engine.job import JobContext, failure_reason, run_job
 from dlt_ingest.engine.retry import RetryPolicy, wait
 from dlt_ingest.errors import IngestError
 from dlt_ingest.records.audit import AuditWriter
-from dlt_ingest.records.run_logs import RunLogs, job_context
+from dlt_ingest.records.run_logs import RunLogs, job_context, job_warnings
 from dlt_ingest.results import JobResult, JobStatus
 from dlt_ingest.secrets.chain import ResolvedCredentials, resolve_source_credentials
 from dlt_ingest.settings import IngestSettings
@@ -143,10 +143,13 @@ class Orchestrator:
                                               error="not started: the run was interrupted"))
             clock = time.monotonic()
             log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
-            result = self._attempts(job, started, clock)
+            with job_warnings(job.name) as noticed:
+                result = self._attempts(job, started, clock)
+            result.warnings += [w for w in noticed if w not in result.warnings]  # dlt's own, and the API paging's
             if result.ok:
-                log.info("SUCCESS: %s processed %s rows in %.1fs", job.name, f"{result.rows:,}",
-                         result.duration_seconds)
+                noted = f"; {len(result.warnings)} warning(s): {'; '.join(result.warnings)}" if result.warnings else ""
+                log.info("SUCCESS: %s processed %s rows in %.1fs%s", job.name, f"{result.rows:,}",
+                         result.duration_seconds, noted)
                 for table, folder in result.written_folders.items():
                     log.info("  Partition: %s (%s)", folder, table, extra={"destination": True})
             return self._record(result)

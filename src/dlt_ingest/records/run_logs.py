@@ -152,6 +152,15 @@ class _NoTracebackFormatter(logging.Formatter):
             record.exc_info, record.exc_text = saved
 
 
+def _for_console(record: logging.LogRecord) -> bool:
+    """Our records, and dlt's warnings (dlt's info lines stay in the log files)."""
+    return record.name.startswith(LOGGER_NAME) or (is_dlt_record(record) and record.levelno >= logging.WARNING)
+
+
+def is_dlt_record(record: logging.LogRecord) -> bool:
+    return record.name == "dlt" or record.name.startswith("dlt.")
+
+
 class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes); tracebacks only with
     `--debug` (the log files always have them)."""
@@ -160,7 +169,37 @@ class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused
         super().__init__(sys.stdout)
         self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
         self.addFilter(RedactingFilter())
-        self.addFilter(lambda record: record.name.startswith(LOGGER_NAME))
+        self.addFilter(_for_console)
+
+
+class _JobWarnings(logging.Handler):
+    """Collects the warnings dlt (or a record marked `job_warning`) logs while one job runs in this thread."""
+
+    def __init__(self, job_name: str) -> None:
+        super().__init__(logging.WARNING)
+        self.job_name = job_name
+        self.lines: list[str] = []
+        self.addFilter(RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if current_job.get() != self.job_name:
+            return
+        if is_dlt_record(record) or getattr(record, "job_warning", False):
+            line = " ".join(record.getMessage().split())
+            if line not in self.lines:
+                self.lines.append(line)
+
+
+@contextmanager
+def job_warnings(job_name: str) -> Iterator[list[str]]:
+    """The warnings of the job, in the order they were logged (for its result and the audit)."""
+    handler = _JobWarnings(job_name)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        root.removeHandler(handler)
 
 
 @contextmanager
