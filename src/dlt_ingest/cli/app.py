@@ -37,8 +37,8 @@ from dlt_ingest.cli.secrets import print_secrets_check, secrets_app
 from dlt_ingest.engine.connections import check_connections
 from dlt_ingest.engine.new_project import NewProject, create_project
 from dlt_ingest.engine.plan import RunOptions
-from dlt_ingest.records.report import write_trend_report
 from dlt_ingest.records.status import last_runs
+from dlt_ingest.records.trend import write_trend_report
 from dlt_ingest.redaction import redact
 from dlt_ingest.secrets.chain import open_project
 from dlt_ingest.secrets.permissions import secrets_file_warnings

@@ -43,6 +43,12 @@ class RunObserver(Protocol):
         ...
 
 
+def worker_name(thread: str) -> str:
+    """`worker 1`, `worker 2`, ... for the run timeline: the pool's threads are `ingest_0`, `ingest_1`, ..."""
+    number = thread.rsplit("_", 1)[-1]
+    return f"worker {int(number) + 1}" if thread.startswith("ingest_") and number.isdigit() else "worker 1"
+
+
 class SilentObserver:
     def run_started(self, jobs: Sequence[Job]) -> None:
         pass
@@ -128,7 +134,7 @@ class Orchestrator:
 
     def _record(self, result: JobResult) -> JobResult:
         result.finished_at = datetime.now()
-        result.worker = result.worker or threading.current_thread().name
+        result.worker = worker_name(threading.current_thread().name)
         self.audit.write_result(result, self.run_id)
         self.observer.job_finished(result)
         return result
@@ -145,6 +151,7 @@ class Orchestrator:
             log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
             with job_warnings(job.name) as noticed:
                 result = self._attempts(job, started, clock)
+            result.started_at, result.duration_seconds = started, round(time.monotonic() - clock, 3)  # all attempts
             result.warnings += [w for w in noticed if w not in result.warnings]  # dlt's own, and the API paging's
             if result.ok:
                 noted = f"; {len(result.warnings)} warning(s): {'; '.join(result.warnings)}" if result.warnings else ""
