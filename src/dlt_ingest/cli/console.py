@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import typer
@@ -26,6 +26,21 @@ console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isat
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever `sys.stderr` is when a record comes (a test runner swaps it per command)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 class Debug:
     """Whether `--debug` was given: tracebacks of expected errors, and every library's debug log on stderr."""
 
@@ -36,7 +51,7 @@ class Debug:
     def enable(cls) -> None:
         cls.enabled = True
         if cls._handler is None:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _StderrHandler()
             handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
             handler.addFilter(RedactingFilter())  # before anything reaches the terminal
             logging.getLogger().addHandler(handler)
