@@ -112,6 +112,8 @@ class LiveProgress:
 
     def _render(self) -> RenderableType:
         done, failed, rows, running = self.progress.snapshot()
+        if not self.progress.total:
+            return Text("Checking the workbook, the settings and the lake ...")
         head = Text(f"Jobs {done}/{self.progress.total} done, {failed} failed, {rows:,} rows")
         table = Table.grid(padding=(0, 2))
         for name, job_rows, seconds, attempt in running:

@@ -22,10 +22,11 @@ from dlt_ingest.settings import IngestSettings
 
 
 class TerminalLogFilter(logging.Filter):
-    """On a terminal the progress display shows the flow; only warnings and errors print as lines."""
+    """On a terminal the progress display shows the flow and each job's outcome; only other warnings and
+    errors print as lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
+        return record.levelno >= logging.WARNING and not getattr(record, "job_outcome", False)
 
 
 def print_summary(console: Console, report: RunReport) -> None:

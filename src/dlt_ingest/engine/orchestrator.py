@@ -27,6 +27,7 @@ from dlt_ingest.sources import REGISTRY
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.run")
+JOB_OUTCOME = {"job_outcome": True}  # a job's final line: a live display shows it its own way
 
 
 class RunObserver(Protocol):
@@ -117,7 +118,7 @@ class Orchestrator:
             except Exception as exc:
                 reason = failure_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
-                    log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name)
+                    log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name, extra=JOB_OUTCOME)
                     return JobResult(job, JobStatus.INTERRUPTED, started, attempts=attempt,
                                      error="interrupted by a signal; the next run continues from the stored state",
                                      duration_seconds=round(time.monotonic() - clock, 3))
@@ -128,7 +129,7 @@ class Orchestrator:
                     wait(delay)
                     attempt += 1
                     continue
-                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True)
+                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True, extra=JOB_OUTCOME)
                 return JobResult(job, JobStatus.FAILED, started, error=reason, attempts=attempt,
                                  duration_seconds=round(time.monotonic() - clock, 3))
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dlt_ingest.redaction import RedactingFilter
 
@@ -170,6 +171,15 @@ class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused
         self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
         self.addFilter(RedactingFilter())
         self.addFilter(_for_console)
+
+    @property
+    def stream(self) -> Any:
+        """`sys.stdout` when the record comes: a live display redirects it to print lines above itself."""
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
 class _JobWarnings(logging.Handler):
