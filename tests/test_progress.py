@@ -21,7 +21,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from conftest import Project
+from conftest import Project, service_missing
 from dlt_ingest.workbook.template import DEMO_ROWS
 from services.fake_api import json_response
 from test_api_source import configure_api
@@ -95,9 +95,7 @@ def test_the_newcomers_run_reads_clearly_in_a_plain_log(project: Project, httpse
 def tmux() -> Iterator[Any]:
     binary = shutil.which("tmux")
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("tmux is not installed, but CI is set: ./scripts/test should have installed it")
-        pytest.skip("tmux is not installed: run CI=1 ./scripts/test to install it and run the terminal checks")
+        service_missing("tmux", "apt-get install tmux")
     socket = f"ingest-test-{uuid.uuid4().hex[:8]}"
 
     def run(*args: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import dlt_ingest
-from conftest import Project
+from conftest import Project, service_missing
 from dlt_ingest.records.audit import AuditWriter
 from observers import ChangeSourceAtNormalize
 from services.postgres import PostgresDatabase, fresh_database
@@ -30,10 +29,7 @@ def _chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    message = "headless Chromium is not installed (the Debian package chromium)"
-    if os.environ.get("CI"):  # CI installs it (./scripts/test with CI set): a missing browser is a broken setup
-        pytest.fail(f"{message}, but CI is set: ./scripts/test should have installed it")
-    pytest.skip(f"{message}: run CI=1 ./scripts/test to install it and run the report rendering checks")
+    service_missing("headless Chromium", "apt-get install chromium")
 
 
 def _browse(page: Path, tmp_path: Path, *action: str, height: int = 1000) -> subprocess.CompletedProcess[str]:
