@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 import typer
 from rich.console import Console
 
 from dlt_ingest.errors import IngestError, WorkbookValidationError, describe
+from dlt_ingest.records.run_logs import CurrentStreamHandler
 from dlt_ingest.redaction import RedactingFilter, redact
 
 T = TypeVar("T")
@@ -24,21 +25,6 @@ STATUS_WIDTH = 80  # tables meant to be read in a pipe or a job log (`ingest sta
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Writes to whatever `sys.stderr` is when a record comes (a test runner swaps it per command)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
 
 
 class Debug:
@@ -51,7 +37,7 @@ class Debug:
     def enable(cls) -> None:
         cls.enabled = True
         if cls._handler is None:
-            handler = _StderrHandler()
+            handler = CurrentStreamHandler(stderr=True)
             handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
             handler.addFilter(RedactingFilter())  # before anything reaches the terminal
             logging.getLogger().addHandler(handler)

@@ -94,12 +94,31 @@ class RunProgress:
             return len(self.done), failed, rows, running
 
 
-class LiveProgress:
+class _ProgressObserver:
+    """A run observer that keeps the `RunProgress` of the run and gives each job dlt's collector."""
+
+    def __init__(self) -> None:
+        self.progress = RunProgress()
+
+    def run_started(self, jobs: Sequence[Job]) -> None:
+        self.progress.total = len(jobs)
+
+    def job_started(self, job: Job, attempt: int) -> None:
+        self.progress.start(job, attempt)
+
+    def collector(self, job: Job) -> Collector | None:
+        return self.progress.collector(job)
+
+    def job_finished(self, result: JobResult) -> None:
+        self.progress.finish(result)
+
+
+class LiveProgress(_ProgressObserver):
     """Jobs done/total, each running job with its rows and time so far, redrawn in place on a terminal."""
 
     def __init__(self, console: Console) -> None:
+        super().__init__()
         self.console = console
-        self.progress = RunProgress()
         self._live = Live(console=console, refresh_per_second=4, transient=True, get_renderable=self._render)
 
     def __enter__(self) -> LiveProgress:
@@ -121,17 +140,8 @@ class LiveProgress:
                           f"attempt {attempt}" if attempt > 1 else "")
         return Group(head, table)
 
-    def run_started(self, jobs: Sequence[Job]) -> None:
-        self.progress.total = len(jobs)
-
-    def job_started(self, job: Job, attempt: int) -> None:
-        self.progress.start(job, attempt)
-
-    def collector(self, job: Job) -> Collector | None:
-        return self.progress.collector(job)
-
     def job_finished(self, result: JobResult) -> None:
-        self.progress.finish(result)
+        super().job_finished(result)
         mark = {JobStatus.SUCCESS: "[green]OK[/green]", JobStatus.SKIPPED: "[yellow]SKIPPED[/yellow]"}.get(
             result.status, f"[red]{result.status.value}[/red]")
         warned = f" ({len(result.warnings)} warning(s), see the summary)" if result.warnings else ""
@@ -140,12 +150,12 @@ class LiveProgress:
         self.console.print(f"{mark} {detail}")
 
 
-class LineProgress:
+class LineProgress(_ProgressObserver):
     """No terminal: a heartbeat log line every `seconds` while jobs run (0 turns it off)."""
 
     def __init__(self, seconds: float) -> None:
+        super().__init__()
         self.seconds = seconds
-        self.progress = RunProgress()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -170,15 +180,3 @@ class LineProgress:
     def _beat(self) -> None:
         while not self._stop.wait(self.seconds):
             log.info(self.heartbeat_line())
-
-    def run_started(self, jobs: Sequence[Job]) -> None:
-        self.progress.total = len(jobs)
-
-    def job_started(self, job: Job, attempt: int) -> None:
-        self.progress.start(job, attempt)
-
-    def collector(self, job: Job) -> Collector | None:
-        return self.progress.collector(job)
-
-    def job_finished(self, result: JobResult) -> None:
-        self.progress.finish(result)

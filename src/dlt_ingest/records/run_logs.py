@@ -162,24 +162,32 @@ def is_dlt_record(record: logging.LogRecord) -> bool:
     return record.name == "dlt" or record.name.startswith("dlt.")
 
 
-class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
-    """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes); tracebacks only with
-    `--debug` (the log files always have them)."""
+class CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever `sys.stdout` (or `sys.stderr`) is when a record comes, not when the handler was
+    made: a live display redirects stdout to print lines above itself, a test runner swaps both."""
 
-    def __init__(self, tracebacks: bool = False) -> None:
-        super().__init__(sys.stdout)
-        self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
-        self.addFilter(RedactingFilter())
-        self.addFilter(_for_console)
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        super().__init__()
 
     @property
     def stream(self) -> Any:
-        """`sys.stdout` when the record comes: a live display redirects it to print lines above itself."""
-        return sys.stdout
+        return sys.stderr if self._stderr else sys.stdout
 
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+class ConsoleLineHandler(CurrentStreamHandler):
+    """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes); tracebacks only with
+    `--debug` (the log files always have them)."""
+
+    def __init__(self, tracebacks: bool = False) -> None:
+        super().__init__()
+        self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
+        self.addFilter(RedactingFilter())
+        self.addFilter(_for_console)
 
 
 class _JobWarnings(logging.Handler):
