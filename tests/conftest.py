@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -114,7 +114,7 @@ def postgres() -> Iterator[Any]:
     server.cleanup()
 
 
-def service_missing(what: str, how: str) -> None:
+def service_missing(what: str, how: str) -> NoReturn:
     """A system part a test needs is not installed: skip locally with how to get it, fail in CI (`CI` set),
     where scripts/test installs it and its absence is a broken CI, not a reason to skip."""
     message = f"{what} is not installed: {how} (CI=1 ./scripts/test installs it)"

@@ -36,7 +36,7 @@ FAST_RETRIES = "max_attempts = 3\nbackoff_factor = 0.01\nmax_retry_delay = 2\n"
 
 def api_row(**changes: Any) -> dict[str, Any]:
     row = {"source_type": "api", "source_name": "shop", "table_name": "items", "api_endpoint": "items",
-           "load_type": "FULL", "enabled": "Y"}
+           "paginator": "single_page", "load_type": "FULL", "enabled": "Y"}  # paginator=None: dlt detects it
     row.update(changes)
     return {k: v for k, v in row.items() if v is not None}
 

@@ -44,8 +44,8 @@ def test_missing_workbook_is_one_line_and_exit_2(project: Project) -> None:
     result = project.ingest("validate-config", "--config", "nope.xlsx")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "Error: Workbook not found: nope.xlsx. Pass --config PATH, or create one with "
-        "`ingest init-config nope.xlsx`.")
+        f"Error: Workbook not found: nope.xlsx (looked in {project.path}). Pass --config PATH or --project-dir DIR, "
+        "or create one with `ingest init-config nope.xlsx` (a new project: `ingest init DIR`).")
 
 
 def test_run_with_invalid_workbook_runs_nothing_and_exits_2(project: Project) -> None:
@@ -75,10 +75,11 @@ def test_init_config_writes_a_valid_workbook_and_never_overwrites_silently(proje
     assert project.ingest("init-config", "new.xlsx", "--force").exit_code == 0
 
 
-def test_shipped_workbook_is_what_init_config_writes(project: Project) -> None:
+def test_shipped_workbook_is_what_init_config_demo_writes(project: Project) -> None:
     shipped = Path(__file__).resolve().parent.parent / "config" / "ingestion_config.xlsx"
-    assert project.ingest("init-config", "fresh.xlsx").exit_code == 0
-    assert _cell_values(shipped) == _cell_values(project.path / "fresh.xlsx"), "run: ingest init-config --force"
+    assert project.ingest("init-config", "--demo", "fresh.xlsx").exit_code == 0
+    assert _cell_values(shipped) == _cell_values(project.path / "fresh.xlsx"), (
+        "run: ingest init-config --demo --force config/ingestion_config.xlsx")
 
 
 def test_an_unexpected_error_is_one_line_without_traceback(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

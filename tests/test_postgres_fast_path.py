@@ -201,6 +201,16 @@ def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg:
     assert f"pg.public.{fast_table}: reading with the {used} backend" in caplog.messages
 
 
+def test_the_log_says_adbc_reads_an_incremental_window_of_the_duckdb_backend(
+        project: Project, pg: Any, fast_table: str, caplog: pytest.LogCaptureFixture) -> None:
+    project.append_config(_secrets(pg, "pg", backend="duckdb"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", fast_table, "INCREMENTAL", watermark_column="id", primary_key="id")])
+    with caplog.at_level("INFO", logger="dlt_ingest.sources"):
+        assert project.ingest("run").exit_code == 0
+    assert f"pg.public.{fast_table}: reading with the adbc (duckdb reads FULL snapshots only) backend" in (
+        caplog.messages)
+
+
 def test_workbook_row_backend_unknown_to_the_source_type_is_refused_by_validation(project: Project) -> None:
     project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
                              "load_type": "FULL", "enabled": "Y", "backend": "adbc"}])

@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 import dlt_ingest
-from conftest import Project
+from conftest import Project, service_missing
 from dlt_ingest.records.audit import AuditWriter
 from observers import ChangeSourceAtNormalize
 from services.postgres import PostgresDatabase, fresh_database
@@ -29,13 +29,12 @@ def _chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.skip("headless Chromium is not installed (Debian package `chromium`; scripts/setup installs it "
-                "where apt-get is available)")
+    service_missing("headless Chromium", "apt-get install chromium")
 
 
-def _browse(page: Path, tmp_path: Path, *action: str) -> subprocess.CompletedProcess[str]:
+def _browse(page: Path, tmp_path: Path, *action: str, height: int = 1000) -> subprocess.CompletedProcess[str]:
     profile = tmp_path / f"chromium-{uuid.uuid4().hex[:6]}"
-    return subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000",
+    return subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size=1400,{height}",
                            *action, page.resolve().as_uri()], capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -98,9 +97,10 @@ def test_run_with_a_mismatch_a_failure_and_a_schema_change_is_reported_everywher
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
 
 
-def _audit_day(writer: AuditWriter, when: datetime, job: str, rows: int, seconds: float, status: str) -> None:
+def _audit_day(writer: AuditWriter, when: datetime, job: str, rows: int, seconds: float, status: str,
+               **more: str) -> None:
     writer.write({"timestamp": when.strftime("%Y-%m-%d %H:%M:%S"), "job_name": job, "status": status,
-                  "rows_processed": rows, "duration_seconds": seconds}, when)
+                  "rows_processed": rows, "duration_seconds": seconds, **more}, when)
 
 
 def test_report_command_renders_rows_and_durations_per_job_per_day(project: Project, tmp_path: Path) -> None:
@@ -125,8 +125,54 @@ def test_report_command_renders_rows_and_durations_per_job_per_day(project: Proj
         ("demo.orders", day[1], "1", "120", "2.5", "SUCCESS"),
         ("demo.orders", day[2], "2", "100", "3.0", "SUCCESS"),
     ]
+    no_run = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td>(?:<td class=\"num\"></td>){3}<td class=\"no-run\">"
+                        r"no run</td>", html)
+    assert no_run == [("demo.customers", day[0]), ("demo.customers", day[2])]
     dom = _browse(page, tmp_path, "--dump-dom").stdout
     assert dom.count("<svg") == 4 and "demo.orders" in dom
+
+
+def test_trend_shows_mismatch_and_no_run_days_and_the_run_timeline_in_a_real_browser(
+        project: Project, tmp_path: Path) -> None:
+    """Rows and seconds per job per day, a MISMATCH day, a day without a run, two workers in the timeline."""
+    writer = AuditWriter(project.path / "metadata")
+    today = datetime.now().replace(hour=6, minute=0, second=0, microsecond=0)
+    days = [(today - timedelta(days=back)) for back in (3, 2, 1, 0)]
+    for index, when in enumerate(days):
+        if index == 2:
+            continue  # no run on that day
+        run = {"run_id": f"run{index}", "worker": "worker 1",
+               "started_at": (when - timedelta(seconds=40)).strftime("%Y-%m-%d %H:%M:%S")}
+        _audit_day(writer, when, "pg.public.orders", 1000 * (index + 1), 40.0, "SUCCESS",
+                   reconciliation="MISMATCH" if index == 1 else "MATCH", **run)
+        _audit_day(writer, when - timedelta(seconds=10), "pg.public.customers", 500, 25.0, "SUCCESS",
+                   **{**run, "worker": "worker 2",
+                      "started_at": (when - timedelta(seconds=35)).strftime("%Y-%m-%d %H:%M:%S")})
+        _audit_day(writer, when + timedelta(seconds=5), "shop.items", 20, 5.0, "FAILED" if index == 3 else "SUCCESS",
+                   **{**run, "started_at": when.strftime("%Y-%m-%d %H:%M:%S")})  # after orders, on its worker
+    result = project.ingest("report", "--days", "4")
+    assert result.exit_code == 0, result.output
+    page = project.path / "metadata" / f"report_{today:%Y%m%d}_4d.html"
+    html = page.read_text(encoding="utf-8")
+    _assert_self_contained(html)
+    dom = _browse(page, tmp_path, "--dump-dom").stdout
+    results = dict(((job, day), state) for job, day, state in re.findall(
+        r"<tr><td>([^<]+)</td><td>([^<]+)</td>.*?<td class=\"[\w-]+\">([^<]+)</td></tr>", dom))
+    stamp = [when.strftime("%Y-%m-%d") for when in days]
+    assert [results[("pg.public.orders", day)] for day in stamp] == ["SUCCESS", "MISMATCH", "no run", "SUCCESS"]
+    assert results[("shop.items", stamp[3])] == "FAILED"
+    assert dom.count(">no run<") == 3 + 3 * 2  # the day without a run: in the table and both charts of each job
+    assert not re.search(r"\b0 rows", dom)  # a day without a run is never drawn as 0 rows
+    assert dom.count(">Run run3: which job ran when, on which worker<") == 1
+    lanes = re.findall(r">(worker \d)</text>", dom)
+    assert lanes.count("worker 1") == 3 and lanes.count("worker 2") == 3  # three runs, two lanes each
+    bars = re.findall(r"<title>([\w.]+) \((worker \d)\): (\w+), (\d\d:\d\d:\d\d) to (\d\d:\d\d:\d\d)</title>", dom)
+    assert bars[:3] == [("pg.public.orders", "worker 1", "SUCCESS", "05:59:20", "06:00:00"),
+                        ("pg.public.customers", "worker 2", "SUCCESS", "05:59:25", "05:59:50"),
+                        ("shop.items", "worker 1", "FAILED", "06:00:00", "06:00:05")]
+    screenshot = tmp_path / "trend.png"
+    _browse(page, tmp_path, f"--screenshot={screenshot}", height=2300)  # the whole page, timelines included
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -82,7 +82,8 @@ def test_a_configured_store_that_refuses_stops_resolution_naming_the_store(
     server.deny_reads = True
     with pytest.raises(SecretProviderError) as caught:
         resolve_source_credentials(SqliteCredentials, "demo")
-    expected = ("Databricks secrets (scope dlt-framework) failed while reading 'demo-database': PermissionDenied"
+    expected = (f"Databricks secrets (scope dlt-framework) at {workspace.host} failed while reading 'demo-database': "
+                "PermissionDenied"
                 if store == "databricks" else f"Azure Key Vault {vault.url} failed while reading 'demo-database': "
                 "HttpResponseError")
     assert caught.value.message.startswith(expected)
@@ -95,7 +96,8 @@ def test_an_unreachable_workspace_is_an_error_not_a_fall_through(
     monkeypatch.setenv("DATABRICKS_HOST", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-nothing-listens-here")
     project.append_config("[ingest]\nsecret_store_timeout_seconds = 1")  # one short try proves it raises
-    with pytest.raises(SecretProviderError, match=r"^Databricks secrets \(scope dlt-framework\) failed"):
+    with pytest.raises(SecretProviderError,
+                       match=r"^Databricks secrets \(scope dlt-framework\) at http://127.0.0.1:\d+ failed"):
         resolve_source_credentials(SqliteCredentials, "demo")
 
 

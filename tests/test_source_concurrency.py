@@ -68,10 +68,9 @@ def test_never_more_than_the_cap_of_concurrent_jobs_hit_one_source(
     base, counter = slow_api
     rows = []
     for source in ("api_a", "api_b"):
-        project.append_config(f'[sources.{source}]\nbase_url = "{base}/{source}"\npaginator = "single_page"',
-                              "secrets.toml")
+        project.append_config(f'[sources.{source}]\nbase_url = "{base}/{source}"', "secrets.toml")
         rows += [{"source_type": "api", "source_name": source, "table_name": f"t{i}", "api_endpoint": f"t{i}",
-                  "load_type": "FULL", "enabled": "Y"} for i in range(4)]
+                  "paginator": "single_page", "load_type": "FULL", "enabled": "Y"} for i in range(4)]
     project.append_config("[ingest]\nmax_jobs_per_source = 2")
     project.write_workbook(rows)
     result = project.ingest("run", "--workers", "4")

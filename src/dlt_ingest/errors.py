@@ -13,6 +13,7 @@ where, and how to fix it. The CLI prints it as one red line; ``exit_code`` tells
     ├── DestinationError             the lake cannot be written (names account/container, never the key)
     ├── LockError                    another run holds the lock of a selected job
     └── JobError                     one job failed (exit 1; the run goes on with the other jobs)
+        ├── LoadTypeChanged          a row's load_type differs from the job's earlier loads (needs --reset-state)
         └── SourceError              the source rejected or broke the extraction
             ├── ApiError             an API answered in a way the job cannot use
             │   ├── CredentialsRejected   401/403: the configured credentials were refused
@@ -109,6 +110,12 @@ class JobError(IngestError):
     """One job failed; the others still run."""
 
     exit_code = 1
+
+
+class LoadTypeChanged(JobError):
+    """The workbook switched a job between FULL and INCREMENTAL since its earlier loads."""
+
+    transient = False
 
 
 class SourceError(JobError):

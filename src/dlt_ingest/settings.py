@@ -22,6 +22,8 @@ from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.configuration.providers.provider import ConfigProvider
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+from dlt.common.known_env import DLT_PROJECT_DIR
+from dlt.common.runtime.run_context import DOT_DLT, global_dir
 
 from dlt_ingest.errors import ConfigError, SecretProviderError
 
@@ -40,6 +42,34 @@ def context_providers() -> list[ConfigProvider]:
 def project_dir() -> Path:
     """The project folder dlt's run context points at (where `.dlt/` lives)."""
     return Path(Container()[PluggableRunContext].context.run_dir).resolve()
+
+
+def _is_global_settings(folder: Path) -> bool:
+    """`~/.dlt` (or dlt's global folder) holds dlt's settings for every project: it does not make a project."""
+    dot_dlt = folder / DOT_DLT
+    return dot_dlt in {(Path.home() / DOT_DLT).resolve(), Path(global_dir()).resolve()}
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder from `start` upwards that holds `.dlt/`, or None."""
+    folder = start.expanduser().resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / DOT_DLT).is_dir() and not _is_global_settings(candidate):
+            return candidate
+    return None
+
+
+def discover_project(workbook: str | Path | None = None) -> Path:
+    """The project folder when none is given: `DLT_PROJECT_DIR`, else the nearest folder holding `.dlt/`
+    above the workbook, else above the current folder, else the current folder."""
+    if os.environ.get(DLT_PROJECT_DIR):
+        return Path(os.environ[DLT_PROJECT_DIR]).expanduser().resolve()
+    starts = [Path(workbook).expanduser().parent] if workbook else []
+    for start in [*starts, Path.cwd()]:
+        found = find_project(start)
+        if found is not None:
+            return found
+    return Path.cwd().resolve()
 
 
 @dataclass(frozen=True)

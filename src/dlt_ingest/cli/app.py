@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import dlt_ingest
-from dlt_ingest.cli.console import Debug, console, err_console, fail, guarded
+from dlt_ingest.cli.console import STATUS_WIDTH, Debug, console, err_console, fail, guarded, quiet_library_logs
 from dlt_ingest.cli.options import (
     AuditDirOption,
     ConfigOption,
@@ -20,6 +22,8 @@ from dlt_ingest.cli.options import (
     DebugOption,
     DryRunOption,
     ExcludeOption,
+    IngestCommand,
+    IngestGroup,
     LogDirOption,
     ProjectDirOption,
     ResetStateOption,
@@ -28,15 +32,16 @@ from dlt_ingest.cli.options import (
     WriteBackOption,
     run_options,
 )
-from dlt_ingest.cli.render import plan_table, run_with_output
+from dlt_ingest.cli.render import plan_table, run_with_output, status_lines, status_table
 from dlt_ingest.cli.secrets import print_secrets_check, secrets_app
 from dlt_ingest.engine.connections import check_against_sources, check_connections
+from dlt_ingest.engine.new_project import NewProject, create_project
 from dlt_ingest.engine.plan import RunOptions
 from dlt_ingest.errors import WorkbookValidationError
-from dlt_ingest.records.report import write_trend_report
 from dlt_ingest.records.status import last_runs
+from dlt_ingest.records.trend import write_trend_report
 from dlt_ingest.redaction import redact
-from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.secrets.chain import open_project
 from dlt_ingest.secrets.permissions import secrets_file_warnings
 from dlt_ingest.settings import IngestSettings
 from dlt_ingest.sources import REGISTRY
@@ -45,6 +50,7 @@ from dlt_ingest.workbook.template import init_workbook
 
 app = typer.Typer(
     name="ingest",
+    cls=IngestGroup,
     help="Config-driven batch ingestion into a date-partitioned Parquet lake, built on dlt.",
     no_args_is_help=True,
     add_completion=False,
@@ -55,6 +61,7 @@ app.add_typer(secrets_app, name="secrets")
 
 @app.callback()
 def main_options(debug: DebugOption = False) -> None:
+    quiet_library_logs()
     if debug:
         Debug.enable()
 
@@ -77,16 +84,16 @@ def _jobs_table(workbook: WorkbookConfig) -> Table:
         table.add_column(column)
     for job in workbook.jobs:
         watermark = ""
-        if job.watermark_column:
-            start = job.last_watermark if job.last_watermark is not None else "(every row on the first run)"
-            watermark = f"{job.watermark_column} >= {start}" if job.last_watermark is not None else (
-                f"{job.watermark_column}: {start}")
+        if job.is_incremental and job.last_watermark is not None:
+            watermark = f"{job.watermark_column} >= {job.last_watermark}"
+        elif job.is_incremental:
+            watermark = f"{job.watermark_column}: every row on the first run"
         table.add_row(str(job.row), escape(job.name), job.source_type, job.load_type.value, escape(watermark),
                       f"{job.dataset_name}/{job.lake_table}")
     return table
 
 
-@app.command("validate-config")
+@app.command("validate-config", cls=IngestCommand)
 def validate_config(
     config: ConfigOption = None,
     project_dir: ProjectDirOption = None,
@@ -103,6 +110,9 @@ def validate_config(
     workbook = guarded(lambda: dlt_ingest.load_jobs(config, project_dir))
     _print_warnings(workbook)
     console.print(_jobs_table(workbook))
+    if not workbook.jobs:
+        err_console.print(f"warning: no row of {workbook.path} is enabled, so `ingest run` has nothing to run: set "
+                          f"enabled to Y on the rows to run", style="yellow", markup=False)
     if check_secrets:
         print_secrets_check(workbook.jobs)
     if check_sources:
@@ -121,18 +131,47 @@ def _check_sources(workbook: WorkbookConfig) -> None:
         raise typer.Exit(1)
 
 
-@app.command("init-config")
-def init_config(
-    path: Annotated[str, typer.Argument(help="Where to write the workbook.")] = DEFAULT_WORKBOOK,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+def _print_new_project(project: NewProject, typed: str) -> None:
+    console.print(f"Project folder {escape(str(project.folder))}:", markup=True)
+    for name in project.written:
+        console.print(f"  wrote {name}", markup=False)
+    for name in project.kept:
+        console.print(f"  kept  {name} (it already existed)", markup=False)
+    go = "" if Path(typed).resolve() == Path.cwd().resolve() else f"cd {typed} && "
+    console.print("Next steps:", markup=False)
+    for step in (
+        f"1. Edit {DEFAULT_WORKBOOK}: one row per table or endpoint; the example rows are disabled, set enabled "
+        "to Y on the ones you keep (docs/configuration.md).",
+        "2. Put each source's credentials under [sources.<source_name>] in .dlt/secrets.toml (docs/secrets.md).",
+        f"3. {go}ingest validate-config --check-secrets --check-sources",
+        f"4. {go}ingest run       (from any folder: ingest run --project-dir {project.folder})",
+    ):
+        console.print(f"  {step}", markup=False)
+
+
+@app.command("init", cls=IngestCommand)
+def init(
+    folder: Annotated[str, typer.Argument(help="The project folder to create (or complete).")] = ".",
 ) -> None:
-    """Write a fresh workbook: headers with comments, drop-downs, demo rows and one template row per type."""
-    guarded(lambda: init_workbook(path, REGISTRY.known_types(), force))
+    """Start a project: a workbook of disabled examples, .dlt/config.toml, a .dlt/secrets.toml template, .gitignore."""
+    project = guarded(lambda: create_project(folder))
+    _print_new_project(project, folder)
+
+
+@app.command("init-config", cls=IngestCommand)
+def init_config(
+    path: Annotated[str, typer.Argument(help="Where to write the workbook (.xlsx).")] = DEFAULT_WORKBOOK,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Add the enabled rows of the SQLite demo (./scripts/demo).")]
+    = False,
+) -> None:
+    """Write a fresh workbook: headers with comments, drop-downs, one disabled example row per source type."""
+    guarded(lambda: init_workbook(path, REGISTRY.known_types(), force, demo))
     console.print(f"[green]Wrote {escape(path)}[/green] (check it with: ingest validate-config --config "
                   f"{escape(path)})")
 
 
-@app.command("run")
+@app.command("run", cls=IngestCommand)
 def run(
     config: ConfigOption = None,
     project_dir: ProjectDirOption = None,
@@ -160,11 +199,11 @@ def run(
 def _audit_dir(audit_dir: str | None, project_dir: str | None) -> str:
     if audit_dir:
         return audit_dir
-    project = use_project(project_dir)
+    project = open_project(project_dir)
     return IngestSettings.load(project).audit_dir
 
 
-@app.command("report")
+@app.command("report", cls=IngestCommand)
 def report(
     days: Annotated[int, typer.Option(help="How many days back, today included.")] = 7,
     audit_dir: AuditDirOption = None,
@@ -177,25 +216,31 @@ def report(
     console.print(f"Report: {escape(path)}")
 
 
-@app.command("status")
+STATUS_FIELDS = ("job_name", "status", "rows_processed", "duration_seconds", "timestamp", "watermark_end",
+                 "error_message", "warnings", "run_id")
+
+
+@app.command("status", cls=IngestCommand)
 def status(
     audit_dir: AuditDirOption = None,
     project_dir: ProjectDirOption = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only jobs whose last run failed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per job instead of the table.")] = False,
 ) -> None:
     """Per job, the last run's status, rows, time and watermark, read from the audit files."""
     rows = guarded(lambda: last_runs(_audit_dir(audit_dir, project_dir), failed_only=failed))
-    table = Table(title=f"Last run per job ({len(rows)} job(s))")
-    for column in ("job", "status", "rows", "finished", "watermark", "error"):
-        table.add_column(column)
-    for row in rows:
-        style = "red" if row["status"] in ("FAILED", "INTERRUPTED") else None
-        table.add_row(escape(row["job_name"]), row["status"], row["rows_processed"], row["timestamp"],
-                      escape(row.get("watermark_end", "")), escape(redact(row.get("error_message", ""))), style=style)
-    console.print(table)
+    if as_json:
+        typer.echo(json.dumps([{name: redact(row.get(name) or "") for name in STATUS_FIELDS} for row in rows],
+                              indent=2, ensure_ascii=False))
+        return
+    if console.is_terminal:
+        console.print(status_table(rows))
+        return
+    for line in status_lines(rows, STATUS_WIDTH):  # a pipe or a job log: 80 columns
+        console.print(line, markup=False)
 
 
-@app.command("test-connections")
+@app.command("test-connections", cls=IngestCommand)
 def test_connections(
     config: ConfigOption = None,
     project_dir: ProjectDirOption = None,

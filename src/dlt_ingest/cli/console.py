@@ -16,10 +16,12 @@ import typer
 from rich.console import Console
 
 from dlt_ingest.errors import IngestError, WorkbookValidationError, describe
+from dlt_ingest.records.run_logs import CurrentStreamHandler
 from dlt_ingest.redaction import RedactingFilter, redact
 
 T = TypeVar("T")
-PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap table cells there
+PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap log lines there
+STATUS_WIDTH = 80  # tables meant to be read in a pipe or a job log (`ingest status`) fit this
 
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -35,12 +37,20 @@ class Debug:
     def enable(cls) -> None:
         cls.enabled = True
         if cls._handler is None:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = CurrentStreamHandler(stderr=True)
             handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
             handler.addFilter(RedactingFilter())  # before anything reaches the terminal
             logging.getLogger().addHandler(handler)
             logging.getLogger().setLevel(logging.DEBUG)
             cls._handler = handler
+
+
+def quiet_library_logs() -> None:
+    """Libraries' own warnings (a secret store's SDK, dlt) never print raw to the console: without any
+    handler Python would print them on stderr. Ours say what failed in one line; `--debug` shows theirs."""
+    root = logging.getLogger()
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def fail(exc: IngestError) -> NoReturn:

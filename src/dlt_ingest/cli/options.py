@@ -5,8 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from dlt_ingest.engine.plan import RunOptions
+
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """A flag takes no value: its help shows none (typer would show `<bool>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class IngestCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
+class IngestGroup(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
 
 PATTERN_HELP = "a glob on job names (postgres.*), source:NAME or type:TYPE; repeatable"
 
@@ -16,14 +36,14 @@ ConfigOption = Annotated[str | None, typer.Option(
 ProjectDirOption = Annotated[str | None, typer.Option(
     "--project-dir", "-p", envvar="INGEST_PROJECT_DIR", show_default=False,
     help="The project folder (holding .dlt/); relative logs, metadata and lake folders are taken from it. "
-         "Default: the current folder.")]
+         "Default: the nearest folder holding .dlt/ above the workbook (--config), else above the current folder.")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and every library's debug log.")]
 SelectOption = Annotated[list[str] | None, typer.Option(help=f"Only jobs matching {PATTERN_HELP}.",
                                                         show_default=False)]
 ExcludeOption = Annotated[list[str] | None, typer.Option(help=f"Skip jobs matching {PATTERN_HELP}.",
                                                          show_default=False)]
 WorkersOption = Annotated[int | None, typer.Option(help="Jobs run in parallel (1 = one by one). Default: "
-                                                        "[ingest] workers, else 1.", show_default=False)]
+                                                        "\\[ingest] workers, else 1.", show_default=False)]
 LogDirOption = Annotated[str | None, typer.Option(help="Folder for the run's logs (default logs/ in the project).",
                                                   show_default=False)]
 AuditDirOption = Annotated[str | None, typer.Option(

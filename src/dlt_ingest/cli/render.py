@@ -1,86 +1,32 @@
-"""How runs look on a console: a live progress display on a terminal, plain lines elsewhere."""
+"""How runs look on a console: a live progress display on a terminal, plain lines and heartbeats elsewhere."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Sequence
-from types import TracebackType
+import textwrap
+from collections.abc import Mapping, Sequence
 
-from dlt.common.runtime.collector import Collector
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 import dlt_ingest
 from dlt_ingest.cli.console import Debug, console, guarded
+from dlt_ingest.cli.progress import LineProgress, LiveProgress
 from dlt_ingest.engine.plan import PlannedJob, RunOptions
 from dlt_ingest.records.run_logs import ConsoleLineHandler
 from dlt_ingest.redaction import redact
-from dlt_ingest.results import JobResult, JobStatus, RunReport
-from dlt_ingest.workbook.model import Job
-
-
-class LiveProgress:
-    """Jobs done/total, the jobs running now and rows so far, redrawn in place on a terminal."""
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self._lock = threading.Lock()
-        self._total = 0
-        self._running: dict[str, int] = {}
-        self._done: list[JobResult] = []
-        self._live = Live(console=console, refresh_per_second=4, transient=True)
-
-    def __enter__(self) -> LiveProgress:
-        self._live.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self._live.stop()
-
-    def _render(self) -> Group:
-        failed = sum(1 for r in self._done if not r.ok)
-        rows = sum(r.rows for r in self._done)
-        head = Text(f"Jobs {len(self._done)}/{self._total} done, {failed} failed, {rows:,} rows")
-        running = Table.grid(padding=(0, 2))
-        for name, attempt in sorted(self._running.items()):
-            running.add_row("  running", escape(name), f"attempt {attempt}" if attempt > 1 else "")
-        return Group(head, running)
-
-    def run_started(self, jobs: Sequence[Job]) -> None:
-        with self._lock:
-            self._total = len(jobs)
-            self._live.update(self._render())
-
-    def job_started(self, job: Job, attempt: int) -> None:
-        with self._lock:
-            self._running[job.name] = attempt
-            self._live.update(self._render())
-
-    def collector(self, job: Job) -> Collector | None:
-        return None
-
-    def job_finished(self, result: JobResult) -> None:
-        with self._lock:
-            self._running.pop(result.job.name, None)
-            self._done.append(result)
-            mark = {JobStatus.SUCCESS: "[green]OK[/green]", JobStatus.SKIPPED: "[yellow]SKIPPED[/yellow]"}.get(
-                result.status, f"[red]{result.status.value}[/red]")
-            detail = escape(f"{result.job.name}: {result.rows:,} rows in {result.duration_seconds:.1f}s"
-                            + (f" - {redact(result.error)}" if result.error else ""))
-            self.console.print(f"{mark} {detail}")
-            self._live.update(self._render())
+from dlt_ingest.results import RunReport
+from dlt_ingest.secrets.chain import open_project
+from dlt_ingest.settings import IngestSettings
 
 
 class TerminalLogFilter(logging.Filter):
-    """On a terminal the progress display shows the flow; only warnings and errors print as lines."""
+    """On a terminal the progress display shows the flow and each job's outcome; only other warnings and
+    errors print as lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
+        return record.levelno >= logging.WARNING and not getattr(record, "job_outcome", False)
 
 
 def print_summary(console: Console, report: RunReport) -> None:
@@ -138,7 +84,7 @@ def run_with_output(options: RunOptions) -> int:
     """Run through the public API with the output a person or a job log wants; returns the exit code.
 
     A terminal gets the live display and only warnings and errors as lines; anything else (a Databricks
-    job, CI, a pipe) gets every log line, timestamped.
+    job, CI, a pipe) gets every log line, timestamped, and a heartbeat line every `[ingest] heartbeat_seconds`.
     """
     handler = ConsoleLineHandler(tracebacks=Debug.enabled)
     root = logging.getLogger()
@@ -146,11 +92,46 @@ def run_with_output(options: RunOptions) -> int:
     try:
         if console.is_terminal:
             handler.addFilter(TerminalLogFilter())
-            with LiveProgress(console) as progress:
-                report = guarded(lambda: dlt_ingest.run(options, progress))
+            with LiveProgress(console) as live:
+                report = guarded(lambda: dlt_ingest.run(options, live))
         else:
-            report = guarded(lambda: dlt_ingest.run(options))
+            project = guarded(lambda: open_project(options.project_dir, options.config_path))
+            seconds = guarded(lambda: IngestSettings.load(project).heartbeat_seconds)
+            with LineProgress(seconds) as lines:
+                report = guarded(lambda: dlt_ingest.run(options, lines))
     finally:
         root.removeHandler(handler)
     print_summary(console, report)
     return report.exit_code
+
+
+def status_table(rows: Sequence[Mapping[str, str]]) -> Table:
+    """`ingest status` on a terminal: one row per job, at the terminal's width."""
+    table = Table(title=f"Last run per job ({len(rows)} job(s))")
+    for column in ("job", "status", "rows", "finished", "watermark", "error"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for row in rows:
+        style = "red" if row["status"] in ("FAILED", "INTERRUPTED") else None
+        table.add_row(escape(row["job_name"]), row["status"], row["rows_processed"], row["timestamp"],
+                      escape(row.get("watermark_end") or ""), escape(redact(row.get("error_message") or "")),
+                      style=style)
+    return table
+
+
+def status_lines(rows: Sequence[Mapping[str, str]], width: int) -> list[str]:
+    """`ingest status` in a pipe or a job log: a line per job that fits `width`, its watermark and error
+    wrapped below it (`--json` has every field whole)."""
+    lines = [f"Last run per job ({len(rows)} job(s))"]
+    fields = max(1, width - 46)  # status 11, rows 11 and the time 19, with their gaps
+    for row in rows:
+        name, facts = row["job_name"], f"{row['status']:<11} {row['rows_processed']:>11}  {row['timestamp']}"
+        if len(name) > fields:
+            lines += [*textwrap.wrap(name, width), " " * (fields + 1) + facts]
+        else:
+            lines.append(f"{name:<{fields}} {facts}")
+        for label in ("watermark_end", "error_message"):
+            value = redact(row.get(label) or "")
+            if value:
+                lines += textwrap.wrap(f"{label.split('_')[0]}: {value}", width, initial_indent="    ",
+                                       subsequent_indent="      ", break_on_hyphens=False)
+    return lines

@@ -12,16 +12,16 @@ import typer
 from rich.table import Table
 
 from dlt_ingest.cli.console import console, err_console, guarded
-from dlt_ingest.cli.options import ProjectDirOption
+from dlt_ingest.cli.options import IngestCommand, IngestGroup, ProjectDirOption
 from dlt_ingest.engine.connections import check_secrets, list_secrets
 from dlt_ingest.engine.plan import RunOptions, load_jobs, workbook_path
-from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.secrets.chain import open_project
 from dlt_ingest.secrets.check import SecretsReport
 from dlt_ingest.secrets.transfer import env_lines, push_to_databricks, push_to_key_vault
 from dlt_ingest.workbook import Job
 
-secrets_app = typer.Typer(help="Push secrets to Databricks or Key Vault, export them, list who holds each.",
-                          no_args_is_help=True)
+secrets_app = typer.Typer(cls=IngestGroup, no_args_is_help=True,
+                          help="Push secrets to Databricks or Key Vault, export them, list who holds each.")
 
 
 class PushTarget(str, Enum):
@@ -50,7 +50,7 @@ def settings_table(report: SecretsReport, title: str, store_names: bool = False)
     return table
 
 
-@secrets_app.command("push")
+@secrets_app.command("push", cls=IngestCommand)
 def push(
     to: Annotated[PushTarget, typer.Option("--to", help="Where to upload .dlt/secrets.toml.")],
     scope: Annotated[str | None, typer.Option(help="Databricks secret scope (default dlt-framework).")] = None,
@@ -58,7 +58,7 @@ def push(
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Upload .dlt/secrets.toml as <source>-<key> secrets; prints the names uploaded, never values."""
-    guarded(lambda: use_project(project_dir))
+    guarded(lambda: open_project(project_dir))
     if to is PushTarget.databricks:
         where, names = guarded(lambda: push_to_databricks(scope))
         target = f"Databricks secret scope {where}"
@@ -70,7 +70,7 @@ def push(
     console.print(f"[green]{len(names)} secret(s) uploaded to {target}.[/green]")
 
 
-@secrets_app.command("env")
+@secrets_app.command("env", cls=IngestCommand)
 def env(
     shell: Annotated[Shell, typer.Option("--shell", help="Syntax of the lines.")] = Shell.bash,
     form: Annotated[EnvForm, typer.Option("--form", help="dlt: SOURCES__PG__PASSWORD; guide: DLT_PG_PASSWORD.")]
@@ -78,14 +78,14 @@ def env(
     project_dir: ProjectDirOption = None,
 ) -> None:
     """Print .dlt/secrets.toml as environment variables to paste (contains values: never commit them)."""
-    guarded(lambda: use_project(project_dir))
+    guarded(lambda: open_project(project_dir))
     lines = guarded(lambda: env_lines(shell.value, form.value))
     err_console.print("[yellow]The lines below contain secret values: paste them, never commit them.[/yellow]")
     for line in lines:
         typer.echo(line)
 
 
-@secrets_app.command("list")
+@secrets_app.command("list", cls=IngestCommand)
 def list_(
     config: Annotated[str | None, typer.Option("--config", "-c", help="Workbook whose sources to list.",
                                                envvar="INGEST_CONFIG")] = None,
@@ -93,7 +93,7 @@ def list_(
 ) -> None:
     """List every setting of the workbook's sources and the provider holding it (names only, no values)."""
     def build() -> SecretsReport:
-        project = use_project(project_dir)
+        project = open_project(project_dir, config)
         path = workbook_path(RunOptions(config_path=config), project)
         jobs = load_jobs(config, project_dir).jobs if path.exists() else []
         return list_secrets(jobs)

@@ -15,7 +15,7 @@ from dlt.common.runtime import signals
 from dlt_ingest.engine.job import JobContext
 from dlt_ingest.engine.locks import job_locks
 from dlt_ingest.engine.orchestrator import Orchestrator, RunObserver
-from dlt_ingest.engine.plan import PlannedJob, RunOptions, plan_jobs, plan_run
+from dlt_ingest.engine.plan import PlannedJob, RunOptions, plan_jobs, plan_run, require_jobs
 from dlt_ingest.engine.reconcile import ReconcilePolicy
 from dlt_ingest.records.after_run import finish_run
 from dlt_ingest.records.audit import AuditWriter
@@ -46,6 +46,7 @@ def run(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
     (recorded INTERRUPTED) and skips jobs not started; a second one stops at once.
     """
     planned = plan_run(options)
+    require_jobs(planned)
     settings, destination, jobs = planned.settings, planned.destination, planned.jobs
     destination.preflight(options.create_container or settings.create_container)  # exit 2, nothing ran
     durable = DurableOutputs.plan(settings.log_dir, settings.audit_dir)  # bucket/volume: staged, published at the end
@@ -61,8 +62,8 @@ def run(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
                        audit_file=shown_location(durable.audit.final_path(audit.path_for(started))))
     clock = time.monotonic()
     try:
-        log.info("Run %s: %d job(s) into %s with %d worker(s)", run_id, len(jobs), destination.describe(),
-                 settings.workers)
+        log.info("Run %s: %d job(s) of %s into %s with %d worker(s); project folder %s", run_id, len(jobs),
+                 planned.workbook_path, destination.describe(), settings.workers, planned.project)
         for warning in secrets_file_warnings():
             log.warning(warning)
         context = JobContext(destination, settings.working_dir, ReconcilePolicy.from_settings(settings),

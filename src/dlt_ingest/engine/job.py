@@ -8,7 +8,6 @@ before a new extraction instead of replacing it.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +73,7 @@ def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext
     started = datetime.now()
     clock = time.monotonic()
     module = REGISTRY.get(job.source_type)
-    result = JobResult(job, JobStatus.SUCCESS, started, attempts=attempt, worker=threading.current_thread().name)
+    result = JobResult(job, JobStatus.SUCCESS, started, attempts=attempt)
     progress = context.collector(job) if context.collector is not None else None
     options: dict[str, Any] = {"progress": progress} if progress is not None else {}
     pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=context.destination.build(),

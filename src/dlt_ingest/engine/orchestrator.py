@@ -19,7 +19,7 @@ from dlt_ingest.engine.job import JobContext, failure_reason, run_job
 from dlt_ingest.engine.retry import RetryPolicy, wait
 from dlt_ingest.errors import IngestError
 from dlt_ingest.records.audit import AuditWriter
-from dlt_ingest.records.run_logs import RunLogs, job_context
+from dlt_ingest.records.run_logs import RunLogs, job_context, job_warnings
 from dlt_ingest.results import JobResult, JobStatus
 from dlt_ingest.secrets.chain import ResolvedCredentials, resolve_source_credentials
 from dlt_ingest.settings import IngestSettings
@@ -27,6 +27,7 @@ from dlt_ingest.sources import REGISTRY
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.run")
+JOB_OUTCOME = {"job_outcome": True}  # a job's final line: a live display shows it its own way
 
 
 class RunObserver(Protocol):
@@ -41,6 +42,12 @@ class RunObserver(Protocol):
     def collector(self, job: Job) -> Collector | None:
         """A dlt progress collector for the job's pipeline (rows while they flow), or None."""
         ...
+
+
+def worker_name(thread: str) -> str:
+    """`worker 1`, `worker 2`, ... for the run timeline: the pool's threads are `ingest_0`, `ingest_1`, ..."""
+    number = thread.rsplit("_", 1)[-1]
+    return f"worker {int(number) + 1}" if thread.startswith("ingest_") and number.isdigit() else "worker 1"
 
 
 class SilentObserver:
@@ -111,7 +118,7 @@ class Orchestrator:
             except Exception as exc:
                 reason = failure_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
-                    log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name)
+                    log.error("[INTERRUPTED] Job %s: stopped by a signal", job.name, extra=JOB_OUTCOME)
                     return JobResult(job, JobStatus.INTERRUPTED, started, attempts=attempt,
                                      error="interrupted by a signal; the next run continues from the stored state",
                                      duration_seconds=round(time.monotonic() - clock, 3))
@@ -122,13 +129,13 @@ class Orchestrator:
                     wait(delay)
                     attempt += 1
                     continue
-                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True)
+                log.error("[FAILED] Job %s: %s", job.name, reason, exc_info=True, extra=JOB_OUTCOME)
                 return JobResult(job, JobStatus.FAILED, started, error=reason, attempts=attempt,
                                  duration_seconds=round(time.monotonic() - clock, 3))
 
     def _record(self, result: JobResult) -> JobResult:
         result.finished_at = datetime.now()
-        result.worker = result.worker or threading.current_thread().name
+        result.worker = worker_name(threading.current_thread().name)
         self.audit.write_result(result, self.run_id)
         self.observer.job_finished(result)
         return result
@@ -143,10 +150,14 @@ class Orchestrator:
                                               error="not started: the run was interrupted"))
             clock = time.monotonic()
             log.info("Starting job: %s (%s, %s)", job.name, job.source_type, job.load_type.value)
-            result = self._attempts(job, started, clock)
+            with job_warnings(job.name) as noticed:
+                result = self._attempts(job, started, clock)
+            result.started_at, result.duration_seconds = started, round(time.monotonic() - clock, 3)  # all attempts
+            result.warnings += [w for w in noticed if w not in result.warnings]  # dlt's own, and the API paging's
             if result.ok:
-                log.info("SUCCESS: %s processed %s rows in %.1fs", job.name, f"{result.rows:,}",
-                         result.duration_seconds)
+                noted = f"; {len(result.warnings)} warning(s): {'; '.join(result.warnings)}" if result.warnings else ""
+                log.info("SUCCESS: %s processed %s rows in %.1fs%s", job.name, f"{result.rows:,}",
+                         result.duration_seconds, noted)
                 for table, folder in result.written_folders.items():
                     log.info("  Partition: %s (%s)", folder, table, extra={"destination": True})
             return self._record(result)

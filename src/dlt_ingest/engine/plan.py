@@ -19,7 +19,7 @@ from dlt_ingest.destinations import Destination, build_destination
 from dlt_ingest.engine.reconcile import ReconcilePolicy
 from dlt_ingest.engine.state import incremental_state
 from dlt_ingest.errors import ConfigError
-from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.secrets.chain import open_project, use_project
 from dlt_ingest.settings import IngestSettings
 from dlt_ingest.sources import REGISTRY
 from dlt_ingest.storage import shown_path
@@ -70,7 +70,7 @@ def workbook_path(options: RunOptions, project: Path) -> Path:
 
 def load_jobs(config_path: str | Path | None = None, project_dir: str | Path | None = None) -> WorkbookConfig:
     """Read and validate the workbook (the enabled jobs, the disabled ones, warnings); raises `ConfigError`."""
-    project = use_project(project_dir)
+    project = open_project(project_dir, config_path)
     workbook = load_workbook(workbook_path(RunOptions(config_path=config_path), project), REGISTRY)
     use_project(None, (job.source_name for job in workbook.jobs))  # who owns an ambiguous DLT_<NAME>_<KEY>
     return workbook
@@ -96,7 +96,7 @@ def select_jobs(jobs: Sequence[Job], select: Sequence[str], exclude: Sequence[st
 
 def plan_run(options: RunOptions) -> RunPlan:
     """Everything a run needs before it touches anything: raises `ConfigError` on bad input."""
-    project = use_project(options.project_dir)
+    project = open_project(options.project_dir, options.config_path)
     workbook = load_workbook(workbook_path(options, project), REGISTRY)
     use_project(None, (job.source_name for job in workbook.jobs))  # who owns an ambiguous DLT_<NAME>_<KEY>
     jobs = select_jobs(workbook.jobs, options.select, options.exclude)
@@ -109,6 +109,21 @@ def plan_run(options: RunOptions) -> RunPlan:
     ReconcilePolicy.from_settings(settings)  # a bad [ingest] reconcile_action stops here, before any job
     destination = build_destination(options.bucket_url, project)
     return RunPlan(project, workbook, jobs, settings, destination, options)
+
+
+def require_jobs(plan: RunPlan) -> None:
+    """A run with nothing to run is a usage error (exit 2), like a `--select` that matches nothing."""
+    if plan.jobs:
+        return
+    workbook = plan.workbook
+    if plan.workbook.jobs:  # every enabled job was excluded
+        raise ConfigError(f"--exclude {' '.join(plan.options.exclude)} leaves no job to run (enabled jobs: "
+                          f"{', '.join(j.name for j in workbook.jobs)})")
+    if workbook.disabled:
+        raise ConfigError(f"nothing to run: none of the {len(workbook.disabled)} row(s) of {workbook.path} is "
+                          f"enabled; set enabled to Y on the rows to run")
+    raise ConfigError(f"nothing to run: {workbook.path} has no job rows below its header; add one row per table or "
+                      f"endpoint (docs/configuration.md)")
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,7 @@ def _local_watermark(job: Job, working_dir: str) -> str:
 def plan_jobs(options: RunOptions) -> list[PlannedJob]:
     """What `ingest run` would do: validates everything, connects to nothing, writes nothing."""
     plan = plan_run(options)
+    require_jobs(plan)
     today = date.today()
     return [PlannedJob(job, _local_watermark(job, plan.settings.working_dir),
                        plan.destination.table_location(job, today)) for job in plan.jobs]

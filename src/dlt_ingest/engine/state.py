@@ -7,15 +7,17 @@ from it; the workbook's `last_watermark` only seeds the first run (see docs/desi
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import dlt
 from dlt.common.time import ensure_pendulum_datetime
 
+from dlt_ingest.errors import LoadTypeChanged
 from dlt_ingest.results import JobResult
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.job")
+STATE_KEY = "dlt_ingest"  # our entry in the job's pipeline state (stored in the lake with every load)
 
 
 def incremental_state(pipeline: dlt.Pipeline) -> dict[str, Any] | None:
@@ -75,12 +77,52 @@ def finish_pending_loads(pipeline: dlt.Pipeline, job: Job) -> str | None:
     return f"completed load package(s) {', '.join(pending)} left pending by an earlier run"
 
 
+def _ours(state: Any) -> dict[str, Any]:
+    """Our entry of a pipeline state (dlt keeps keys it does not know, and stores them in the lake)."""
+    return cast(dict[str, Any], state.get(STATE_KEY) or {})
+
+
+def stored_load_type(pipeline: dlt.Pipeline) -> str | None:
+    """The load type of the job's earlier loads: recorded in the state, else (a pipeline from before it was
+    recorded) INCREMENTAL when a cursor is stored; None for a job that never loaded."""
+    recorded = _ours(pipeline.state).get("load_type")
+    if recorded:
+        return str(recorded)
+    return "INCREMENTAL" if incremental_state(pipeline) else None
+
+
+def _check_load_type(pipeline: dlt.Pipeline, job: Job, reset_state: bool) -> str | None:
+    """Refuse a switch between FULL and INCREMENTAL unless `--reset-state`; the previous type when it changed."""
+    previous, wanted = stored_load_type(pipeline), job.load_type.value
+    if previous is None or previous == wanted:
+        return None
+    if not reset_state:
+        start = " (the first INCREMENTAL run starts from last_watermark)" if job.is_incremental else ""
+        raise LoadTypeChanged(
+            f"{job.name}: load_type is {wanted} in the workbook but the job's earlier loads were {previous}; to load "
+            f"it as {wanted} from now on, run once: ingest run --select '{job.name}' --reset-state{start}; or give "
+            f"the row a new table or source name to keep the two apart")
+    log.warning("%s: load_type changed from %s to %s (--reset-state)", job.name, previous, wanted)
+    return previous
+
+
+def _record_load_type(pipeline: dlt.Pipeline, job: Job) -> None:
+    if _ours(pipeline.state).get("load_type") != job.load_type.value:
+        with pipeline.managed_state() as state:
+            cast(dict[str, Any], state).setdefault(STATE_KEY, {})["load_type"] = job.load_type.value
+
+
 def apply_state_rules(pipeline: dlt.Pipeline, job: Job, reset_state: bool, result: JobResult) -> dict[str, Any] | None:
-    """`--reset-state` and the edited-watermark warning; returns the cursor state the run starts from."""
+    """The load type check, `--reset-state` and the edited-watermark warning; returns the cursor state the run
+    starts from."""
+    changed = _check_load_type(pipeline, job, reset_state)
     if reset_state and job.is_incremental:
         log.warning("%s: stored cursor %s forgotten (--reset-state); starting from the workbook's %s", job.name,
                     (incremental_state(pipeline) or {}).get("last_value"), job.last_watermark)
         reset_incremental_state(pipeline)
+    elif changed:  # INCREMENTAL -> FULL: the old cursor would otherwise say the job is still incremental
+        reset_incremental_state(pipeline)
+    _record_load_type(pipeline, job)
     before = incremental_state(pipeline)
     moved = workbook_watermark_moved(job, before)
     if moved:

@@ -60,6 +60,8 @@ COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("source_count", lambda r, _: r.source_count),
     AuditColumn("lake_count", lambda r, _: r.lake_count),
     AuditColumn("reconciliation", lambda r, _: r.reconciliation),
+    AuditColumn("started_at", lambda r, _: r.started_at.strftime("%Y-%m-%d %H:%M:%S")),
+    AuditColumn("worker", lambda r, _: r.worker),
 )
 AUDIT_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 GUIDE_COLUMNS = AUDIT_COLUMNS[:7]

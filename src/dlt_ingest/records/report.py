@@ -1,20 +1,14 @@
-"""Run reports: `metadata/run_<run_id>.html` after every run, and `ingest report --days N` (the trend).
+"""The run report `metadata/run_<run_id>.html`, written after every run (the trend is `records/trend.py`).
 
-Both are single self-contained pages (inline CSS and SVG, no scripts, no network assets) that open from
-a file share, an e-mail attachment or a Databricks workspace file.
+A single self-contained page (inline CSS and SVG, no scripts, no network assets) that opens from a file
+share, an e-mail attachment or a Databricks workspace file.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
-from dlt_ingest.errors import ConfigError
-from dlt_ingest.records.audit import existing_audit_folder, read_audit
-from dlt_ingest.records.html import bar_chart, cards, page, table, text
+from dlt_ingest.records.html import Span, bar_chart, cards, page, table, timeline
 from dlt_ingest.results import JobResult, RunReport
 from dlt_ingest.storage import shown_location, write_file
 
@@ -60,9 +54,12 @@ def render_run(report: RunReport) -> str:
         "Duration per job", [(r.job.name, r.duration_seconds) for r in results], "s", SECONDS_COLOUR
     ) + "</div>"
     where = f"Log {report.log_file} · audit {report.audit_file}"
+    spans = [Span(r.job.name, r.worker or "worker 1", r.started_at, r.finished_at or datetime.now(), r.status.value)
+             for r in results]
     return page(f"dlt-ingest run {report.run_id}",
                 f"Started {report.started_at:%Y-%m-%d %H:%M:%S}. {where}",
-                summary + "<h2>Jobs</h2>" + jobs + "<h2>Rows and durations</h2>" + charts)
+                summary + "<h2>Jobs</h2>" + jobs + "<h2>Rows and durations</h2>" + charts
+                + "<h2>Timeline</h2>" + timeline("Which job ran when, on which worker", spans))
 
 
 def write_text(location: str, name: str, content: str) -> str:
@@ -72,64 +69,3 @@ def write_text(location: str, name: str, content: str) -> str:
 
 def write_run_report(report: RunReport, audit_dir: str) -> str:
     return write_text(audit_dir, f"run_{report.run_id}.html", render_run(report))
-
-
-def _number(value: str | None) -> float:
-    try:
-        return float(value or 0)
-    except ValueError:
-        return 0.0
-
-
-def trend(rows: Iterable[Mapping[str, Any]], days: int, today: datetime) -> dict[str, dict[str, dict[str, float]]]:
-    """Per job, per day (YYYY-MM-DD): rows, seconds, runs and failures, for the last `days` days."""
-    first = (today - timedelta(days=days - 1)).strftime("%Y-%m-%d")
-    grid: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
-    for row in rows:
-        day = str(row.get("timestamp") or "")[:10]
-        if day < first or row.get("status") == "SKIPPED" or not row.get("job_name"):
-            continue
-        cell = grid[str(row["job_name"])].setdefault(day, {"rows": 0.0, "seconds": 0.0, "runs": 0.0, "failed": 0.0})
-        cell["rows"] += _number(row.get("rows_processed"))
-        cell["seconds"] += _number(row.get("duration_seconds"))
-        cell["runs"] += 1
-        cell["failed"] += row.get("status") in ("FAILED", "INTERRUPTED")
-    return dict(grid)
-
-
-def render_trend(grid: Mapping[str, Mapping[str, Mapping[str, float]]], days: int, today: datetime) -> str:
-    dates = [(today - timedelta(days=offset)).strftime("%Y-%m-%d") for offset in range(days - 1, -1, -1)]
-    body = cards([("jobs", str(len(grid))), ("days", str(days)),
-                  ("rows", f"{sum(c['rows'] for j in grid.values() for c in j.values()):,.0f}"),
-                  ("failed runs", f"{sum(c['failed'] for j in grid.values() for c in j.values()):,.0f}")])
-    rows = []
-    for job in sorted(grid):
-        for day in dates:
-            cell = grid[job].get(day)
-            if cell:
-                status = ("FAILED", "FAILED") if cell["failed"] else ("ok", "SUCCESS")
-                rows.append([(job, ""), (day, ""), (f"{cell['runs']:.0f}", ""), (f"{cell['rows']:,.0f}", ""),
-                             (f"{cell['seconds']:.1f}", ""), status])
-    body += "<h2>Per job and day</h2>" + table(["job", "day", "runs", "rows", "seconds", "result"], rows,
-                                               numeric=(2, 3, 4))
-    for job in sorted(grid):
-        per_day = [(day, grid[job].get(day, {}).get("rows", 0.0)) for day in dates]
-        seconds = [(day, grid[job].get(day, {}).get("seconds", 0.0)) for day in dates]
-        body += (f"<h2>{text(job)}</h2><div class=\"charts\">" + bar_chart("Rows per day", per_day, "rows", ROWS_COLOUR)
-                 + bar_chart("Seconds per day", seconds, "s", SECONDS_COLOUR) + "</div>")
-    return page(f"dlt-ingest: the last {days} day(s)", f"From the audit files, {dates[0]} to {dates[-1]}", body)
-
-
-def write_trend_report(audit_dir: str, days: int, output: str | None = None,
-                       today: datetime | None = None) -> str:
-    """`ingest report`: render the trend of the last `days` days; returns the file written."""
-    if days < 1:
-        raise ConfigError(f"--days must be 1 or more, not {days}")
-    directory = existing_audit_folder(audit_dir)
-    today = today or datetime.now()
-    content = render_trend(trend(read_audit(directory), days, today), days, today)
-    if output:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(content, encoding="utf-8")
-        return output
-    return write_text(directory, f"report_{today:%Y%m%d}_{days}d.html", content)

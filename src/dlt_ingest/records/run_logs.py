@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from dlt_ingest.redaction import RedactingFilter
 
@@ -152,15 +153,71 @@ class _NoTracebackFormatter(logging.Formatter):
             record.exc_info, record.exc_text = saved
 
 
-class ConsoleLineHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+def _for_console(record: logging.LogRecord) -> bool:
+    """Our records, and dlt's warnings (dlt's info lines stay in the log files)."""
+    return record.name.startswith(LOGGER_NAME) or (is_dlt_record(record) and record.levelno >= logging.WARNING)
+
+
+def is_dlt_record(record: logging.LogRecord) -> bool:
+    return record.name == "dlt" or record.name.startswith("dlt.")
+
+
+class CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever `sys.stdout` (or `sys.stderr`) is when a record comes, not when the handler was
+    made: a live display redirects stdout to print lines above itself, a test runner swaps both."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr if self._stderr else sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+class ConsoleLineHandler(CurrentStreamHandler):
     """Plain timestamped lines for non-terminals (Databricks job output, CI, pipes); tracebacks only with
     `--debug` (the log files always have them)."""
 
     def __init__(self, tracebacks: bool = False) -> None:
-        super().__init__(sys.stdout)
+        super().__init__()
         self.setFormatter(_formatter() if tracebacks else _NoTracebackFormatter(LOG_FORMAT, DATE_FORMAT))
         self.addFilter(RedactingFilter())
-        self.addFilter(lambda record: record.name.startswith(LOGGER_NAME))
+        self.addFilter(_for_console)
+
+
+class _JobWarnings(logging.Handler):
+    """Collects the warnings dlt (or a record marked `job_warning`) logs while one job runs in this thread."""
+
+    def __init__(self, job_name: str) -> None:
+        super().__init__(logging.WARNING)
+        self.job_name = job_name
+        self.lines: list[str] = []
+        self.addFilter(RedactingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if current_job.get() != self.job_name:
+            return
+        if is_dlt_record(record) or getattr(record, "job_warning", False):
+            line = " ".join(record.getMessage().split())
+            if line not in self.lines:
+                self.lines.append(line)
+
+
+@contextmanager
+def job_warnings(job_name: str) -> Iterator[list[str]]:
+    """The warnings of the job, in the order they were logged (for its result and the audit)."""
+    handler = _JobWarnings(job_name)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        root.removeHandler(handler)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from dlt_ingest.errors import SecretNotFoundError, first_line
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.names import is_secret_field
 from dlt_ingest.secrets.providers import IngestDefaultsProvider, install_providers
-from dlt_ingest.settings import Lookup, lookup, project_dir
+from dlt_ingest.settings import Lookup, discover_project, lookup, project_dir
 
 TSpec = TypeVar("TSpec", bound=BaseConfiguration)
 log = logging.getLogger("dlt_ingest.secrets")
@@ -58,6 +58,12 @@ def use_project(path: str | Path | None = None, source_names: Iterable[str] | No
     else:
         install_providers(source_names=source_names)
     return project_dir()
+
+
+def open_project(path: str | Path | None = None, workbook: str | Path | None = None) -> Path:
+    """The project of a command: `path` (--project-dir) when given, else the one `discover_project` finds
+    from the workbook or the current folder; dlt's providers are pointed at its `.dlt/`."""
+    return use_project(path if path is not None else discover_project(workbook))
 
 
 def _missing_help(section: str) -> str:

@@ -11,7 +11,9 @@ import base64
 import os
 from typing import Any
 
-from dlt_ingest.errors import SecretProviderError
+import requests
+
+from dlt_ingest.errors import SecretProviderError, first_line
 from dlt_ingest.secrets.vault import VaultProvider
 
 DEFAULT_SCOPE = "dlt-framework"
@@ -23,11 +25,15 @@ def databricks_configured(profile: str | None) -> bool:
                 or os.environ.get("DATABRICKS_CONFIG_PROFILE") or profile)
 
 
-DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_TIMEOUT_SECONDS = 10  # a store that has not answered by then has failed (one line naming it and its host)
 
 
-def workspace_client(profile: str | None = None, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> Any:
-    """A `WorkspaceClient` from the SDK's own configuration (environment, profile, cluster identity)."""
+def workspace_client(profile: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Any:
+    """A `WorkspaceClient` from the SDK's own configuration (environment, profile, cluster identity).
+
+    The SDK first asks the host for its metadata, then makes the call: each gets half of the budget (its
+    retries included), so an unreachable workspace fails within `timeout_seconds`, not minutes.
+    """
     try:
         from databricks.sdk import WorkspaceClient
         from databricks.sdk.config import Config
@@ -36,18 +42,31 @@ def workspace_client(profile: str | None = None, timeout_seconds: int = DEFAULT_
             "Databricks secrets are configured but databricks-sdk is not installed: "
             "pip install 'dlt-ingest[databricks]'"
         ) from exc
-    # bounded retries: a configured but unreachable workspace must fail the run, not hang it
-    options: dict[str, Any] = {"retry_timeout_seconds": timeout_seconds,
-                               "http_timeout_seconds": min(30, timeout_seconds)}
+    half = max(1, int(timeout_seconds // 2))
+    options: dict[str, Any] = {"retry_timeout_seconds": half, "http_timeout_seconds": half}
     if profile:
         options["profile"] = profile
     try:
         return WorkspaceClient(config=Config(**options))
     except Exception as exc:
         raise SecretProviderError(
-            f"Databricks secrets: cannot configure the workspace client ({type(exc).__name__}: {exc}); "
-            "set DATABRICKS_HOST and DATABRICKS_TOKEN or a valid profile."
+            f"Databricks secrets at {_configured_host(profile)}: cannot configure the workspace client "
+            f"({type(exc).__name__}: {first_line(str(exc))}); set DATABRICKS_HOST and DATABRICKS_TOKEN or a valid "
+            "profile."
         ) from exc
+
+
+def _configured_host(profile: str | None) -> str:
+    host = os.environ.get("DATABRICKS_HOST")
+    if host:
+        return host
+    return f"profile {profile}" if profile else "the cluster's workspace"
+
+
+def _is_unreachable(exc: Exception) -> bool:
+    """The SDK gave up waiting (its retry budget ran out) or could not connect at all."""
+    unreachable = isinstance(exc, TimeoutError | requests.ConnectionError | requests.Timeout)
+    return unreachable or "timed out" in str(exc).lower()
 
 
 def _is_not_found(exc: Exception) -> bool:
@@ -60,7 +79,7 @@ class DatabricksSecretsProvider(VaultProvider):
     """Secrets of one Databricks secret scope, named `<source>-<key>` (e.g. `postgres-password`)."""
 
     def __init__(self, scope: str = DEFAULT_SCOPE, profile: str | None = None, client: Any = None,
-                 timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> None:
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         super().__init__()
         self.scope = scope
         self.profile = profile
@@ -77,10 +96,20 @@ class DatabricksSecretsProvider(VaultProvider):
             self._client = workspace_client(self.profile, self.timeout_seconds)
         return self._client
 
+    @property
+    def host(self) -> str:
+        config = getattr(self._client, "config", None)
+        return str(getattr(config, "host", None) or _configured_host(self.profile))
+
     def _failure(self, action: str, exc: Exception) -> SecretProviderError:
+        reason = f"{type(exc).__name__}: {first_line(str(exc))}".rstrip(": ")
+        if _is_unreachable(exc):
+            return SecretProviderError(
+                f"{self.name} at {self.host} failed while {action}: no answer within {self.timeout_seconds:g} s -- "
+                f"check DATABRICKS_HOST (or the profile) and the network.")
         return SecretProviderError(
-            f"{self.name} failed while {action}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            f" -- check the workspace host and token and that this identity may READ scope '{self.scope}'."
+            f"{self.name} at {self.host} failed while {action}: {reason} -- check the workspace host and token and "
+            f"that this identity may READ scope '{self.scope}'."
         )
 
     def _look_vault(self, name: str) -> str | None:

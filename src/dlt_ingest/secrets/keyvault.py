@@ -12,7 +12,7 @@ from typing import Any
 
 from dlt_ingest.errors import SecretProviderError
 from dlt_ingest.redaction import register_secret
-from dlt_ingest.secrets.databricks import DatabricksSecretsProvider
+from dlt_ingest.secrets.databricks import DEFAULT_TIMEOUT_SECONDS, DatabricksSecretsProvider
 from dlt_ingest.secrets.vault import VaultProvider
 
 KEYVAULT_URL_ENV = "AZURE_KEY_VAULT_URL"
@@ -59,9 +59,11 @@ def key_vault_credential(databricks: Any = None, auth_scope: str = DEFAULT_AUTH_
 class KeyVaultProvider(VaultProvider):
     """Secrets of one Key Vault, named `<source>-<key>` (e.g. `postgres-password`)."""
 
-    def __init__(self, vault_url: str, credential_factory: Any = None, client: Any = None) -> None:
+    def __init__(self, vault_url: str, credential_factory: Any = None, client: Any = None,
+                 timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         super().__init__()
         self.vault_url = vault_url
+        self.timeout_seconds = timeout_seconds
         self._credential_factory = credential_factory or key_vault_credential
         self._client = client
 
@@ -79,14 +81,26 @@ class KeyVaultProvider(VaultProvider):
                     "Azure Key Vault is configured but azure-keyvault-secrets is not installed: "
                     "pip install 'dlt-ingest[azure]'"
                 ) from exc
-            options: dict[str, Any] = {"retry_total": 2}
+            # bounded: an unreachable vault fails within timeout_seconds (azure-core waits minutes by default)
+            half = max(1, int(self.timeout_seconds // 2))
+            options: dict[str, Any] = {"retry_total": 1, "retry_backoff_factor": 0.5, "timeout": self.timeout_seconds,
+                                       "connection_timeout": half, "read_timeout": half}
             options.update(_OPTIONS.client_kwargs)
             self._client = SecretClient(self.vault_url, self._credential_factory(), **options)
         return self._client
 
     def _failure(self, action: str, exc: Exception) -> SecretProviderError:
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
+        if isinstance(exc, TimeoutError | ServiceResponseError):
+            return SecretProviderError(
+                f"Azure Key Vault {self.vault_url} failed while {action}: no answer within {self.timeout_seconds:g} s "
+                f"-- check AZURE_KEY_VAULT_URL and the network.")
         if isinstance(exc, ServiceRequestError):
             hint = "the vault cannot be reached: check AZURE_KEY_VAULT_URL and the network"
         elif isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) != 403:

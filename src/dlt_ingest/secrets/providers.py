@@ -61,9 +61,9 @@ def build_vault_providers(dlt_providers: list[ConfigProvider]) -> list[VaultProv
     vaults: list[VaultProvider] = []
     databricks: DatabricksSecretsProvider | None = None
     profile = _setting(dlt_providers, "databricks_profile")
+    timeout = int(_setting(dlt_providers, "secret_store_timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
     if databricks_configured(profile):
         scope = _setting(dlt_providers, "databricks_secret_scope") or DEFAULT_SCOPE
-        timeout = int(_setting(dlt_providers, "secret_store_timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
         databricks = DatabricksSecretsProvider(scope, profile, timeout_seconds=timeout)
         vaults.append(databricks)
     vault_url = os.environ.get(KEYVAULT_URL_ENV) or _setting(dlt_providers, "azure_key_vault_url")
@@ -73,7 +73,7 @@ def build_vault_providers(dlt_providers: list[ConfigProvider]) -> list[VaultProv
         def credential() -> Any:
             return key_vault_credential(databricks, auth_scope)
 
-        vaults.append(KeyVaultProvider(vault_url, credential))
+        vaults.append(KeyVaultProvider(vault_url, credential, timeout_seconds=timeout))
     return vaults
 
 

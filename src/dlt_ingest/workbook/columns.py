@@ -167,7 +167,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "paginator",
         "text",
         "API sources: how to get the next page. A name (auto, single_page, json_link, header_link, "
-        "offset, page_number, cursor) or a JSON object with options; empty detects it.",
+        "header_cursor, offset, page_number, cursor) or a JSON object with options; empty detects it, and a job "
+        "fails when dlt can only guess.",
         '{"type": "offset", "limit": 100}',
     ),
     ColumnSpec(

@@ -48,7 +48,8 @@ class RawSheet:
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise WorkbookError(
-            f"Workbook not found: {path}. Pass --config PATH, or create one with `ingest init-config {path}`."
+            f"Workbook not found: {path} (looked in {path.expanduser().resolve().parent}). Pass --config PATH or "
+            f"--project-dir DIR, or create one with `ingest init-config {path}` (a new project: `ingest init DIR`)."
         )
     if path.is_dir():
         raise WorkbookError(f"{path} is a folder, not a workbook: pass the .xlsx file with --config PATH.")

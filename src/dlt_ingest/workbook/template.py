@@ -1,6 +1,8 @@
 """Writing a workbook analysts can't easily get wrong: comments, drop-downs, frozen header, instructions.
 
-The shipped `config/ingestion_config.xlsx` is made by `ingest init-config`, i.e. by this module.
+A new workbook (`ingest init`, `ingest init-config`) holds one disabled example row per source type, so
+nothing runs before the analyst enabled a row; the shipped demo workbook `config/ingestion_config.xlsx`
+adds the enabled demo rows (`ingest init-config --demo`).
 """
 
 from __future__ import annotations
@@ -40,13 +42,19 @@ TEMPLATE_ROWS: tuple[dict[str, Any], ...] = (
      "load_type": "INCREMENTAL", "watermark_column": "modified_date", "last_watermark": "2026-01-01T00:00:00",
      "enabled": "N"},
     {"source_type": "api", "source_name": "coingecko", "table_name": "coins", "api_endpoint": "coins/markets",
+     "paginator": "single_page", "load_type": "FULL", "enabled": "N"},
+    {"source_type": "mysql", "source_name": "mysql", "table_name": "customers", "schema_name": "shop",
      "load_type": "FULL", "enabled": "N"},
+    {"source_type": "sqlite", "source_name": "local_file", "table_name": "orders", "load_type": "FULL",
+     "enabled": "N"},
 )
+ENABLED_CHOICES = ["Y", "N", "yes", "no", "true", "false", "1", "0"]
 
 INSTRUCTIONS = (
     "How to use this workbook",
     "",
-    "1. One row in SourceConfig = one ingestion job. Set enabled to Y to run it, N to keep it as a draft.",
+    "1. One row in SourceConfig = one ingestion job. Set enabled to Y (or yes, true, 1) to run it, N to keep it",
+    "   as a draft. The example rows are disabled: change one to your table and enable it.",
     "2. source_name names the credentials: [sources.<source_name>] in .dlt/secrets.toml or a vault.",
     "3. FULL copies the whole table each run; INCREMENTAL needs watermark_column (e.g. updated_at).",
     "4. last_watermark is only where the FIRST incremental run starts; later runs continue from the lake.",
@@ -59,11 +67,16 @@ INSTRUCTIONS = (
 )
 
 
-def init_workbook(path: str | Path, source_types: Sequence[str], force: bool = False) -> Path:
-    """`ingest init-config`: the demo rows, one disabled example per source type, every registered type."""
-    if Path(path).exists() and not force:
+def init_workbook(path: str | Path, source_types: Sequence[str], force: bool = False, demo: bool = False) -> Path:
+    """`ingest init-config`: one disabled example per source type (and the enabled demo rows with `demo`),
+    the drop-down offering every registered type. Only an .xlsx path is written."""
+    target = Path(path)
+    if target.suffix.lower() != ".xlsx":
+        raise ConfigError(f"{path}: a workbook is an .xlsx file: choose a path ending in .xlsx, e.g. "
+                          f"{target.with_suffix('.xlsx')}")
+    if target.exists() and not force:
         raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another path")
-    return write_workbook(path, source_types=source_types)
+    return write_workbook(path, DEMO_ROWS + TEMPLATE_ROWS if demo else TEMPLATE_ROWS, source_types=source_types)
 
 
 def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS + TEMPLATE_ROWS,
@@ -93,7 +106,7 @@ def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS 
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}1"
     _add_choices(sheet, "source_type", list(source_types))
     _add_choices(sheet, "load_type", ["FULL", "INCREMENTAL"])
-    _add_choices(sheet, "enabled", ["Y", "N"])
+    _add_choices(sheet, "enabled", ENABLED_CHOICES, strict=False)
     notes = book.create_sheet("Instructions")
     lines = [*INSTRUCTIONS, *(f"  {c.name}: {c.description}" for c in COLUMNS)]
     for number, line in enumerate(lines, start=1):
@@ -104,13 +117,15 @@ def write_workbook(path: str | Path, rows: Sequence[dict[str, Any]] = DEMO_ROWS 
     return target
 
 
-def _add_choices(sheet: Any, column: str, choices: list[str]) -> None:
+def _add_choices(sheet: Any, column: str, choices: list[str], strict: bool = True) -> None:
+    """A drop-down; `strict=False` lets a typed value through after a warning (validate-config decides)."""
     if not choices:
         return
     index = next(i for i, c in enumerate(COLUMNS, start=1) if c.name == column)
     letter = get_column_letter(index)
     validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
-                                showErrorMessage=True, errorTitle=f"Invalid {column}",
+                                showErrorMessage=True, errorStyle="stop" if strict else "warning",
+                                errorTitle=f"Invalid {column}",
                                 error=f"Choose one of: {', '.join(choices)}", showInputMessage=True,
                                 promptTitle=column, prompt=f"Pick one: {', '.join(choices)}"[:255])
     sheet.add_data_validation(validation)

@@ -35,6 +35,7 @@ from dlt_ingest.sources.api.options import (
     endpoint_problems,
     parse_paginator,
 )
+from dlt_ingest.sources.api.paging import checked_paginator
 from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule
 from dlt_ingest.workbook.model import Job
 
@@ -180,8 +181,7 @@ class ApiSource(SourceModule[ApiCredentials]):
             raise SourceError(f"{job.name}: {exc}") from None
         endpoint: dict[str, Any] = {"path": str(job.api_endpoint).lstrip("/"), "params": params}
         paginator = parse_paginator(job.extra.get("paginator"))
-        if paginator is not None:
-            endpoint["paginator"] = paginator
+        endpoint["paginator"] = checked_paginator(job.name, endpoint["path"], paginator, job.primary_key)
         selector = check_data_selector(job.extra.get("data_selector"))
         if selector:
             endpoint["data_selector"] = selector
