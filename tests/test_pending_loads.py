@@ -25,8 +25,12 @@ def _leave_pending_package(project: Project) -> str:
     credentials = resolve_source_credentials(module.credentials_spec, job.source_name)
     pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=lake_target().destination(),
                             dataset_name=job.dataset_name, pipelines_dir=str(Path(".dlt/pipelines").resolve()))
-    with module.prepare(job, credentials.config) as prepared:
-        pipeline.extract(prepared.data, loader_file_format="parquet", write_disposition="append")
+    source_session = module.open_session(credentials.config, [job])
+    try:
+        with module.prepare(job, source_session) as prepared:
+            pipeline.extract(prepared.data, loader_file_format="parquet", write_disposition="append")
+    finally:
+        source_session.close()
     pipeline.normalize()
     [load_id] = pipeline.list_normalized_load_packages()
     return load_id

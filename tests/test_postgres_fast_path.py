@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from conftest import Project
 from dlt_ingest.sources.sql import base as sql_base
-from dlt_ingest.sources.sql import pg_adbc, pg_duckdb
+from dlt_ingest.sources.sql import pg_adbc, pg_duckdb, postgresql
 from dlt_ingest.sources.sql.contract import TableContract
 from dlt_ingest.sources.sql.pg_login import PgLogin
 from dlt_ingest.sources.sql.postgresql import PostgresSource
@@ -98,10 +98,10 @@ def test_auto_backend_takes_the_fastest_backend_that_reads_every_column_exactly(
         contract = TableContract.of(table, reflected.columns, engine.dialect)
     finally:
         engine.dispose()
-    credentials = SimpleNamespace(backend="auto")
+    source_session = SimpleNamespace(credentials=SimpleNamespace(backend="auto"))
     for load_type, expected in (("FULL", full), ("INCREMENTAL", incremental)):
         job = SimpleNamespace(extra={}, is_incremental=load_type == "INCREMENTAL", name="j", row=2)
-        assert PostgresSource().choose_backend(job, credentials, contract) == expected  # type: ignore[arg-type]
+        assert PostgresSource().choose_backend(job, source_session, contract) == expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("readers", [1, 2, 3])
@@ -188,7 +188,7 @@ def test_duckdb_connection_failure_is_one_line_without_the_password(project: Pro
 
 
 @pytest.mark.parametrize(("source_backend", "row_backend", "used"), [
-    ("auto", None, "duckdb"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"),
+    ("auto", None, "pyarrow"), ("auto", "pyarrow", "pyarrow"), ("pyarrow", "adbc", "adbc"),  # a small table
     ("pyarrow", "duckdb", "duckdb"), ("pyarrow", "auto", "pyarrow"),
 ])
 def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg: Any, fast_table: str,
@@ -199,6 +199,19 @@ def test_workbook_row_backend_wins_over_the_source_setting(project: Project, pg:
     with caplog.at_level("INFO", logger="dlt_ingest.sources"):
         assert project.ingest("run").exit_code == 0
     assert f"pg.public.{fast_table}: reading with the {used} backend" in caplog.messages
+
+
+@pytest.mark.parametrize(("small_below", "used"), [(4 * 1024 * 1024, "pyarrow"), (0, "duckdb")])
+def test_auto_reads_a_small_table_through_pyarrow_and_a_larger_one_through_duckdb(
+        project: Project, pg: Any, fast_table: str, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch, small_below: int, used: str) -> None:
+    monkeypatch.setattr(postgresql, "SMALL_TABLE_BYTES", small_below)
+    project.append_config(_secrets(pg, "pg"), "secrets.toml")
+    project.write_workbook([_job("pg", "public", fast_table)])
+    with caplog.at_level("INFO", logger="dlt_ingest.sources"):
+        assert project.ingest("run").exit_code == 0
+    assert f"pg.public.{fast_table}: reading with the {used} backend" in caplog.messages
+    assert project.read_lake("pg", fast_table).num_rows > 0
 
 
 def test_the_log_says_adbc_reads_an_incremental_window_of_the_duckdb_backend(

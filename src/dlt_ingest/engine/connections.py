@@ -14,6 +14,7 @@ from dlt_ingest.errors import CellProblem, describe
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.check import SecretsReport, check_source_secrets, list_settings
 from dlt_ingest.sources import REGISTRY
+from dlt_ingest.sources.base import SourceSession
 from dlt_ingest.workbook.model import Job
 from dlt_ingest.workbook.rules import WorkbookConfig
 
@@ -65,20 +66,26 @@ def check_against_sources(workbook: WorkbookConfig) -> SourceCheck:
     source's credentials resolved once; a source that cannot be reached is reported, not guessed about."""
     problems: list[CellProblem] = []
     unreachable: dict[str, ConnectionCheck] = {}
-    credentials_of: dict[str, Any] = {}
-    for job in workbook.jobs:
-        if job.source_name in unreachable:
-            continue
-        module: Any = REGISTRY.get(job.source_type)
-        try:
-            if job.source_name not in credentials_of:
-                credentials_of[job.source_name] = resolve_source_credentials(module.credentials_spec,
-                                                                             job.source_name).config
-            found = module.check_against_source(job, credentials_of[job.source_name])
-        except Exception as exc:  # a source that cannot answer is one row of the report
-            unreachable[job.source_name] = ConnectionCheck(job.source_name, job.source_type, False, describe(exc))
-            continue
-        problems.extend(workbook.problem(job, column, message) for column, message in found)
+    sessions: dict[str, SourceSession[Any]] = {}
+    try:
+        for job in workbook.jobs:
+            if job.source_name in unreachable:
+                continue
+            module: Any = REGISTRY.get(job.source_type)
+            try:
+                if job.source_name not in sessions:
+                    credentials = resolve_source_credentials(module.credentials_spec, job.source_name).config
+                    sessions[job.source_name] = module.open_session(
+                        credentials, [j for j in workbook.jobs if j.source_name == job.source_name])
+                found = module.check_against_source(job, sessions[job.source_name])
+            except Exception as exc:  # a source that cannot answer is one row of the report
+                unreachable[job.source_name] = ConnectionCheck(job.source_name, job.source_type, False,
+                                                               describe(exc))
+                continue
+            problems.extend(workbook.problem(job, column, message) for column, message in found)
+    finally:
+        for opened in sessions.values():
+            opened.close()
     return SourceCheck(problems, list(unreachable.values()))
 
 

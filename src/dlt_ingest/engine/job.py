@@ -26,9 +26,8 @@ from dlt_ingest.engine.state import apply_state_rules, finish_pending_loads, inc
 from dlt_ingest.errors import IngestError, JobError, describe, first_line
 from dlt_ingest.redaction import redact
 from dlt_ingest.results import ColumnChange, JobResult, JobStatus
-from dlt_ingest.secrets.chain import ResolvedCredentials
 from dlt_ingest.sources import REGISTRY, LakeColumns
-from dlt_ingest.sources.base import stored_lake_columns
+from dlt_ingest.sources.base import SourceSession, stored_lake_columns
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.job")
@@ -67,7 +66,7 @@ class JobContext:
     collector: Callable[[Job], Collector | None] | None = None  # dlt progress collector per job (progress, tests)
 
 
-def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext, attempt: int = 1) -> JobResult:
+def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, attempt: int = 1) -> JobResult:
     """Extract, normalize and load one job, then reconcile its row count; raises on failure (the
     orchestrator records it and decides about another attempt)."""
     started = datetime.now()
@@ -86,7 +85,7 @@ def run_job(job: Job, credentials: ResolvedCredentials[Any], context: JobContext
     before = apply_state_rules(pipeline, job, context.reset_state, result)
     version_before, columns_before = schema_facts(pipeline, job.lake_table)
     lake = lake_columns(pipeline, job, context.destination) if module.keeps_lake_types else None
-    with module.prepare(job, credentials.config, lake) as prepared:
+    with module.prepare(job, source_session, lake) as prepared:
         result.warnings.extend(prepared.warnings)
         for warning in prepared.warnings:
             log.warning("%s: %s", job.name, warning)

@@ -21,9 +21,10 @@ from dlt_ingest.errors import IngestError
 from dlt_ingest.records.audit import AuditWriter
 from dlt_ingest.records.run_logs import RunLogs, job_context, job_warnings
 from dlt_ingest.results import JobResult, JobStatus
-from dlt_ingest.secrets.chain import ResolvedCredentials, resolve_source_credentials
+from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.settings import IngestSettings
 from dlt_ingest.sources import REGISTRY
+from dlt_ingest.sources.base import SourceSession
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.run")
@@ -64,27 +65,37 @@ class SilentObserver:
         return None
 
 
-class SourceCredentials:
-    """Each source's credentials, resolved once per run (a missing secret fails every job of the source
-    the same way, without asking the providers again)."""
+class SourceSessions:
+    """One session per source for a run: its credentials resolved once (a missing secret fails every job of
+    the source the same way, without asking the providers again), its connections shared by its jobs."""
 
-    def __init__(self) -> None:
-        self._resolved: dict[str, ResolvedCredentials[Any] | IngestError] = {}
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._jobs = list(jobs)
+        self._opened: dict[str, SourceSession[Any] | IngestError] = {}
         self._lock = threading.Lock()
 
-    def get(self, job: Job) -> ResolvedCredentials[Any]:
+    def get(self, job: Job) -> SourceSession[Any]:
         with self._lock:
-            found = self._resolved.get(job.source_name)
+            found = self._opened.get(job.source_name)
             if found is None:
-                spec = REGISTRY.get(job.source_type).credentials_spec
+                module = REGISTRY.get(job.source_type)
                 try:
-                    found = resolve_source_credentials(spec, job.source_name)
+                    credentials = resolve_source_credentials(module.credentials_spec, job.source_name)
+                    found = module.open_session(credentials.config,
+                                                [j for j in self._jobs if j.source_name == job.source_name])
                 except IngestError as exc:
                     found = exc
-                self._resolved[job.source_name] = found
+                self._opened[job.source_name] = found
         if isinstance(found, IngestError):
             raise found
         return found
+
+    def close(self) -> None:
+        with self._lock:
+            for opened in self._opened.values():
+                if isinstance(opened, SourceSession):
+                    opened.close()
+            self._opened.clear()
 
 
 class Orchestrator:
@@ -99,7 +110,7 @@ class Orchestrator:
         self.run_id = run_id
         self.observer: RunObserver = observer or SilentObserver()
         self.retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds)
-        self.credentials = SourceCredentials()
+        self.sessions = SourceSessions(())
         self._per_source: dict[str, threading.Semaphore] = {}
         self._guard = threading.Lock()
 
@@ -114,7 +125,7 @@ class Orchestrator:
         while True:
             self.observer.job_started(job, attempt)
             try:
-                return run_job(job, self.credentials.get(job), self.context, attempt)
+                return run_job(job, self.sessions.get(job), self.context, attempt)
             except Exception as exc:
                 reason = failure_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
                 if isinstance(exc, SignalReceivedException) or signals.was_signal_received():
@@ -164,7 +175,11 @@ class Orchestrator:
 
     def run(self, jobs: Sequence[Job], workers: int) -> list[JobResult]:
         self.observer.run_started(jobs)
-        if workers <= 1:
-            return [self.execute(job) for job in jobs]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
-            return list(pool.map(self.execute, jobs))
+        self.sessions = SourceSessions(jobs)
+        try:
+            if workers <= 1:
+                return [self.execute(job) for job in jobs]
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
+                return list(pool.map(self.execute, jobs))
+        finally:
+            self.sessions.close()

@@ -39,15 +39,21 @@ _install_lock = threading.Lock()
 class IngestDefaultsProvider(DictionaryProvider):
     """dlt settings dlt-ingest changes by default, at the lowest priority (any configuration wins).
 
-    dlt keeps a local copy of every loaded file; on a nightly job of large tables that doubles the disk
-    used each run, while the lake holds the data: the local copy goes once a package is loaded.
+    - dlt keeps a local copy of every loaded file; on a nightly job of large tables that doubles the disk
+      used each run, while the lake holds the data: the local copy goes once a package is loaded.
+    - dlt's extraction sleeps one poll interval (10 ms) when a resource is exhausted: 5 s of a run of 500
+      small jobs one after another. A shorter poll costs nothing here (no resource is async).
+    - dlt keeps 100 stored states per pipeline in the lake, and every job's state restore lists all of
+      them for every pipeline of the dataset; the newest completed one is all a restore needs, and 10
+      leave room for loads that never completed (docs/performance.md).
     """
 
     NAME = "dlt-ingest defaults"
 
     def __init__(self) -> None:
         super().__init__()
-        self._config_doc = {"load": {"delete_completed_jobs": True}}
+        self._config_doc = {"load": {"delete_completed_jobs": True}, "extract": {"futures_poll_interval": 0.001},
+                            "destination": {"filesystem": {"max_state_files": 10}}}
 
 
 def _setting(providers: list[ConfigProvider], key: str) -> str | None:

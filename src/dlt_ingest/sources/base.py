@@ -4,7 +4,7 @@ resource for a job from credentials resolved once for the job."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
@@ -59,6 +59,17 @@ class PreparedSource:
     rows_read: Callable[[], int] | None = None  # rows the read took from the source, before dlt's filters
 
 
+class SourceSession(Generic[TCredentials]):
+    """What the jobs of one source share during a run: its credentials, resolved once, and whatever the module
+    keeps open for them (a database's engine and catalog). Thread-safe; closed when the run ends."""
+
+    def __init__(self, credentials: TCredentials) -> None:
+        self.credentials = credentials
+
+    def close(self) -> None:
+        """Release what the session opened (nothing by default)."""
+
+
 class SourceModule(ABC, Generic[TCredentials]):
     """One kind of source. Modules import their drivers lazily so a laptop needs only the extras it uses."""
 
@@ -70,13 +81,18 @@ class SourceModule(ABC, Generic[TCredentials]):
         """Extra rules for a row of this type: (column, message with the fix) pairs."""
         return []
 
-    def check_against_source(self, job: Job, credentials: TCredentials) -> list[tuple[str, str]]:
+    def open_session(self, credentials: TCredentials, jobs: Sequence[Job]) -> SourceSession[TCredentials]:
+        """The session `jobs` (every job of this source in the run) share."""
+        return SourceSession(credentials)
+
+    def check_against_source(self, job: Job, source_session: SourceSession[TCredentials]
+                             ) -> list[tuple[str, str]]:
         """What the row asks that the source itself refuses (a missing table or column, a backend that
         cannot read a column exactly), found without reading a row: (column, message with the fix) pairs."""
         return []
 
     @abstractmethod
-    def prepare(self, job: Job, credentials: TCredentials,
+    def prepare(self, job: Job, source_session: SourceSession[TCredentials],
                 lake: LakeColumns | None = None) -> AbstractContextManager[PreparedSource]:
         """Build the dlt resource for `job`; the context closes connections when the job is over. `lake` tells
         what the lake already holds for the table (sources with a type contract keep its types)."""

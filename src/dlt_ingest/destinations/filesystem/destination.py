@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -17,7 +17,12 @@ from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
-from dlt_ingest.destinations.filesystem.orphans import newest_file_schema, remove_orphan_files, remove_unfinished_states
+from dlt_ingest.destinations.filesystem.orphans import (
+    CompletedLoads,
+    newest_file_schema,
+    remove_orphan_files,
+    remove_unfinished_states,
+)
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
 from dlt_ingest.workbook.model import Job
 
@@ -27,6 +32,7 @@ class FilesystemDestination:
     """A `Destination` over one lake (`LakeTarget`: where and how files are written)."""
 
     lake: LakeTarget
+    completed: CompletedLoads = field(default_factory=CompletedLoads, compare=False)  # for this run
 
     @property
     def kind(self) -> str:
@@ -55,17 +61,17 @@ class FilesystemDestination:
 
     def restore_state(self, pipeline: dlt.Pipeline) -> list[str]:
         """Drop stored states of loads that never completed, then let dlt restore the newest one."""
-        unfinished = remove_unfinished_states(pipeline)
+        unfinished = remove_unfinished_states(pipeline, self.completed)
         pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
         return [f"ignored {len(unfinished)} stored state(s) of a load that never completed"] if unfinished else []
 
     def prepare_load(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
-        orphans = remove_orphan_files(pipeline, job.lake_table)
+        orphans = remove_orphan_files(pipeline, job.lake_table, self.completed)
         self.lake.ensure_dataset(pipeline)  # before jobs of one source race to create it
         return [f"removed {len(orphans)} file(s) of a load that never completed"] if orphans else []
 
     def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
-        return newest_file_schema(pipeline, job.lake_table)
+        return newest_file_schema(pipeline, job.lake_table, self.completed)
 
     def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:
         """Per table, the folder dlt wrote its files to, relative to the bucket (e.g. demo/orders/2026/02/12).

@@ -9,6 +9,7 @@ that follow the reading rule ignore them, but a naive reader would count them tw
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dlt
@@ -26,15 +27,38 @@ def _load_id_of(path: str) -> str:
     return ".".join(path.rstrip("/").rsplit("/", 1)[-1].split(".")[:2])
 
 
-def _completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
-    folder = f"{dataset_path.rstrip('/')}/{LOADS_FOLDER}"
+class CompletedLoads:
+    """Which loads of a dataset completed, for one run: `_dlt_loads` (one record per job and run, forever) is
+    listed once per dataset per run, not by every job; a load missing from that listing is looked up by
+    its record's exact path (it may have completed since, in this run), so the answer is never stale."""
+
+    def __init__(self) -> None:
+        self._listed: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def is_completed(self, fs: Any, dataset_path: str, schema_name: str, load_id: str) -> bool:
+        dataset = dataset_path.rstrip("/")
+        with self._lock:
+            if dataset not in self._listed:
+                self._listed[dataset] = _listed_load_ids(fs, dataset)
+            if load_id in self._listed[dataset]:
+                return True
+        completed = bool(fs.exists(f"{dataset}/{LOADS_FOLDER}/{schema_name}__{load_id}.jsonl"))
+        if completed:
+            with self._lock:
+                self._listed[dataset].add(load_id)
+        return completed
+
+
+def _listed_load_ids(fs: Any, dataset: str) -> set[str]:
+    folder = f"{dataset}/{LOADS_FOLDER}"
     if not fs.exists(folder):
         return set()
     names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
     return {name.rsplit("__", 1)[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
 
 
-def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
+def remove_orphan_files(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> list[str]:
     """Delete files of `table` (and its child tables) whose load has no completion record and is not pending.
 
     Call it after the pending packages were completed and before the new extraction: at that point any
@@ -51,14 +75,14 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
     with pipeline.destination_client() as client:
         fs = client.fs_client
         fs.invalidate_cache()
-        completed = _completed_load_ids(fs, client.dataset_path)
         for name in tables:
             folder = client.get_table_dir(name).rstrip("/")
             if not fs.exists(folder):
                 continue
             for path in fs.find(folder):
                 load_id = _load_id_of(path)
-                if path.endswith(".parquet") and load_id not in completed and load_id not in pending:
+                if path.endswith(".parquet") and load_id not in pending and not completed.is_completed(
+                        fs, client.dataset_path, pipeline.default_schema_name, load_id):
                     fs.rm(path)
                     removed.append(path)
     if removed:
@@ -66,7 +90,7 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
     return removed
 
 
-def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
+def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) -> list[str]:
     """Delete this pipeline's stored states whose load never completed, before state is restored.
 
     dlt uploads the state file with the other files of a load and writes the completion record last, and
@@ -84,12 +108,13 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
         fs.invalidate_cache()
         if not fs.exists(folder):
             return []
-        completed = _completed_load_ids(fs, client.dataset_path)
-        for path in fs.ls(folder, detail=False):
+        for path in fs.glob(f"{folder}/{pipeline.pipeline_name}__*"):  # pipeline names are [a-z0-9_]
             parts = path.rstrip("/").rsplit("/", 1)[-1].split("__")  # <pipeline>__<load_id>__<hash>.jsonl
             if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
                 continue
-            if parts[1] not in completed and parts[1] not in pending:
+            schema_name = pipeline.default_schema_name or pipeline.pipeline_name
+            if parts[1] not in pending and not completed.is_completed(fs, client.dataset_path, schema_name,
+                                                                      parts[1]):
                 fs.rm(path)
                 removed.append(path)
     if removed:
@@ -98,7 +123,7 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
     return removed
 
 
-def newest_file_schema(pipeline: dlt.Pipeline, table: str) -> pa.Schema | None:
+def newest_file_schema(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> pa.Schema | None:
     """The Arrow schema of the table's newest file of a completed load (what its readers see now)."""
     if not pipeline.default_schema_name or table not in pipeline.default_schema.tables:
         return None
@@ -109,8 +134,9 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str) -> pa.Schema | None:
         fs.invalidate_cache()
         if not fs.exists(folder):
             return None
-        completed = _completed_load_ids(fs, client.dataset_path)
-        files = [p for p in fs.find(folder) if p.endswith(".parquet") and _load_id_of(p) in completed]
+        schema_name = pipeline.default_schema_name
+        files = [p for p in fs.find(folder) if p.endswith(".parquet")
+                 and completed.is_completed(fs, client.dataset_path, schema_name, _load_id_of(p))]
         if not files:
             return None
         newest = max(files, key=lambda path: (_load_id_of(path), path))

@@ -36,7 +36,7 @@ from dlt_ingest.sources.api.options import (
     parse_paginator,
 )
 from dlt_ingest.sources.api.paging import checked_paginator
-from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule
+from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule, SourceSession
 from dlt_ingest.workbook.model import Job
 
 AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2")
@@ -155,8 +155,9 @@ class ApiSource(SourceModule[ApiCredentials]):
             session.close()
 
     @contextmanager
-    def prepare(self, job: Job, credentials: ApiCredentials, lake: LakeColumns | None = None
+    def prepare(self, job: Job, source_session: SourceSession[ApiCredentials], lake: LakeColumns | None = None
                 ) -> Iterator[PreparedSource]:
+        credentials = source_session.credentials
         base_url = str(credentials.base_url).rstrip("/") + "/"
         translator = FailureTranslator(job.name, job.source_name, base_url.rstrip("/"),
                                        RetrySettings.from_config(credentials))

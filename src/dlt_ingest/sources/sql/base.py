@@ -19,10 +19,18 @@ from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoa
 from sqlalchemy.engine import URL, Engine
 
 from dlt_ingest.errors import RowMismatch, SourceError, TypeContractError
-from dlt_ingest.sources.base import LakeColumns, PreparedSource, RowCounter, SourceModule, TCredentials
+from dlt_ingest.sources.base import (
+    LakeColumns,
+    PreparedSource,
+    RowCounter,
+    SourceModule,
+    SourceSession,
+    TCredentials,
+)
 from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_query, adapt_table
 from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
+from dlt_ingest.sources.sql.session import DatabaseSession
 from dlt_ingest.sources.sql.stability import settle, stored_columns
 from dlt_ingest.sources.sql.types import PYARROW, Read, override_type
 from dlt_ingest.workbook.model import Job
@@ -55,9 +63,12 @@ class DatabaseSource(SourceModule[TCredentials]):
     def engine_options(self, credentials: TCredentials) -> dict[str, Any]:
         return {}
 
-    def available_backends(self, credentials: TCredentials, incremental: bool) -> Sequence[str]:
-        """The backends `auto` may use here, fastest first (installed drivers only)."""
+    def available_backends(self, source_session: DatabaseSession[TCredentials], job: Job) -> Sequence[str]:
+        """The backends `auto` may use for `job`, fastest first (installed drivers only)."""
         return self.preference
+
+    def open_session(self, credentials: TCredentials, jobs: Sequence[Job]) -> DatabaseSession[TCredentials]:
+        return DatabaseSession(credentials, lambda: self.create_engine(credentials), jobs)
 
     def source_backend(self, credentials: TCredentials) -> str:
         """The source's own `backend` setting (a workbook row's wins over it)."""
@@ -147,8 +158,10 @@ class DatabaseSource(SourceModule[TCredentials]):
         return resource
 
     @contextmanager
-    def prepare(self, job: Job, credentials: TCredentials, lake: LakeColumns | None = None
+    def prepare(self, job: Job, source_session: SourceSession[TCredentials], lake: LakeColumns | None = None
                 ) -> Iterator[PreparedSource]:
+        shared = _database_session(source_session)
+        credentials = shared.credentials
         problems = self.check_credentials(credentials)
         if problems:
             raise SourceError(
@@ -156,11 +169,11 @@ class DatabaseSource(SourceModule[TCredentials]):
                 f"[sources.{job.source_name}] in .dlt/secrets.toml (see docs/sources.md)."
             )
         lake = lake or LakeColumns()
-        engine = self.create_engine(credentials)
         target = self.describe_target(credentials)
+        engine = guard(job, target, lambda: shared.engine)
         background: BackgroundWork | None = None
         try:
-            table, contract, incremental, backend = self.plan_read(job, credentials, engine, target)
+            table, contract, incremental, backend = self.plan_read(job, shared, target)
             changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
             columns = column_dicts(table)
             warnings: list[str] = []
@@ -184,48 +197,47 @@ class DatabaseSource(SourceModule[TCredentials]):
         finally:
             if background is not None:  # a job that failed before its read does not wait for the work
                 background.stop()
-            engine.dispose()
 
-    def plan_read(self, job: Job, credentials: TCredentials, engine: Engine, target: str
+    def plan_read(self, job: Job, source_session: DatabaseSession[TCredentials], target: str
                   ) -> tuple[sa.Table, TableContract, Any, str]:
         """From the catalog alone: the table, its contract for the row's columns, the cursor and the backend;
         what the row asks that the table refuses raises `RowMismatch`, naming the cell."""
-        table = self.reflect_table(job, engine, target)
+        table = self.reflect_table(job, source_session, target)
         selected = _selected(job, table)
-        contract = TableContract.of(table.name, selected, engine.dialect, job.column_types)
+        contract = TableContract.of(table.name, selected, source_session.engine.dialect, job.column_types)
         incremental = build_incremental(job, column_dicts(table))
         if incremental is not None:
             _check_cursor(job, contract, incremental.cursor_path)
         _check_primary_key(job, selected)
-        return table, contract, incremental, self.choose_backend(job, credentials, contract)
+        return table, contract, incremental, self.choose_backend(job, source_session, contract)
 
-    def check_against_source(self, job: Job, credentials: TCredentials) -> list[tuple[str, str]]:
-        engine = self.create_engine(credentials)
+    def check_against_source(self, job: Job, source_session: SourceSession[TCredentials]
+                             ) -> list[tuple[str, str]]:
+        shared = _database_session(source_session)
         try:
-            self.plan_read(job, credentials, engine, self.describe_target(credentials))
+            self.plan_read(job, shared, self.describe_target(shared.credentials))
         except RowMismatch as exc:
             return [(exc.workbook_column, exc.message.removeprefix(f"{job.name}: "))]
-        finally:
-            engine.dispose()
         return []
 
     def reader_name(self, backend: str, job: Job) -> str:
         """What actually reads the rows (a dialect may hand incremental windows of a backend to another)."""
         return backend
 
-    def choose_backend(self, job: Job, credentials: TCredentials, contract: TableContract) -> str:
+    def choose_backend(self, job: Job, source_session: DatabaseSession[TCredentials], contract: TableContract
+                       ) -> str:
         """The workbook row's backend, else the source's, else the first one `auto` may use that reads every
         column exactly; a forced backend that cannot is refused, naming the columns."""
         wanted = str(job.extra.get("backend") or "auto")
         if wanted == "auto":
-            wanted = self.source_backend(credentials)
+            wanted = self.source_backend(source_session.credentials)
         if wanted != "auto":
             if wanted not in self.backends:
                 raise RowMismatch(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
                                   f"use auto or one of {', '.join(self.backends)}.", "backend")
             contract.refuse_backend(wanted, job.name, job.row)
             return wanted
-        chosen = contract.first_backend(self.available_backends(credentials, job.is_incremental))
+        chosen = contract.first_backend(self.available_backends(source_session, job))
         if chosen is None:
             columns = ", ".join(f"{c.name} ({c.source_type})" for c in contract.unreadable(PYARROW))
             raise TypeContractError(f"{job.name}: no installed backend reads every column exactly ({columns}): "
@@ -251,11 +263,15 @@ class DatabaseSource(SourceModule[TCredentials]):
 
         return count
 
-    def reflect_table(self, job: Job, engine: Engine, target: str) -> sa.Table:
-        """The job's table, reflected once: its MetaData goes to dlt's `sql_table`, which looks the table
-        up there instead of reflecting it a second time."""
+    def reflect_table(self, job: Job, source_session: DatabaseSession[TCredentials], target: str) -> sa.Table:
+        """The job's table, reflected once (with the other tables of its schema the run reads): its MetaData
+        goes to dlt's `sql_table`, which looks the table up there instead of reflecting it a second time."""
+        engine = source_session.engine
 
         def reflect() -> sa.Table:
+            shared = source_session.reflected_table(job)
+            if shared is not None:
+                return shared
             try:
                 with warnings.catch_warnings():  # a type SQLAlchemy does not know lands as the server's text
                     warnings.simplefilter("ignore", sa.exc.SAWarning)
@@ -265,6 +281,12 @@ class DatabaseSource(SourceModule[TCredentials]):
                 raise RowMismatch(missing_table(job, target), "table_name") from None
 
         return guard(job, target, reflect)
+
+
+def _database_session(source_session: SourceSession[TCredentials]) -> DatabaseSession[TCredentials]:
+    if not isinstance(source_session, DatabaseSession):
+        raise TypeError("a database source needs the session its open_session made")
+    return source_session
 
 
 def _selected(job: Job, table: sa.Table) -> list[sa.Column[Any]]:

@@ -19,6 +19,12 @@ from dlt_ingest.sources.base import LAKE_COLUMNS_KEY
 from dlt_ingest.sources.sql.contract import BatchCaster, DriverRefusal
 
 
+def _arrow_reason(exc: PyToArrowConversionException) -> str:
+    """Arrow's own words, without dlt's advice to set precision hints (the type contract already did)."""
+    reason = first_line(str(exc._details or exc)).split(". Consider setting", 1)[0]
+    return reason.removeprefix("Insufficient decimal precision ")
+
+
 def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
     """One line naming the job and the host, with the driver's first line and no secret."""
     reason = redact(first_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__)
@@ -70,7 +76,7 @@ def contract_loader(base: type[BaseTableLoader], job_name: str, target: str, cas
             except IngestError:
                 raise
             except PyToArrowConversionException as exc:  # the pyarrow backend could not build the lake's type
-                raise caster.refused_conversion(exc._field_name, first_line(str(exc._details or exc))) from None
+                raise caster.refused_conversion(exc._field_name, _arrow_reason(exc)) from None
             except BaseException as exc:
                 if not is_read_failure(exc):
                     raise

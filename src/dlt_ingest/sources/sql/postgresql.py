@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from dlt_ingest.sources.sql.contract import DriverRefusal, TableContract
 from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
 from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available
 from dlt_ingest.sources.sql.pg_login import PgLogin
+from dlt_ingest.sources.sql.session import DatabaseSession
 from dlt_ingest.sources.sql.types import ADBC, CONNECTORX, DUCKDB, PYARROW
 from dlt_ingest.workbook.model import Job
 
@@ -43,6 +45,42 @@ class PostgresCredentials(BaseConfiguration):
     backend: str = "auto"
     connect_timeout: int = CONNECT_TIMEOUT_SECONDS
     parallel_reads: int = 2  # duckdb/adbc: connections (and DuckDB threads) reading a FULL table at once
+
+
+# Below this on-disk size a read through the pyarrow backend (FULL, or any window of it) costs less than
+# DuckDB's or ADBC's set-up (~200 ms of CPU per job for DuckDB: extension, logins, threads); see performance.md.
+SMALL_TABLE_BYTES = 4 * 1024 * 1024
+
+
+class PostgresSession(DatabaseSession[PostgresCredentials]):
+    """Also the on-disk size of every table the run reads, from one catalog query when first asked."""
+
+    def __init__(self, credentials: PostgresCredentials, create_engine: Callable[[], sa.Engine],
+                 jobs: Sequence[Job]) -> None:
+        super().__init__(credentials, create_engine, jobs)
+        self._sizes: dict[tuple[str | None, str], int] | None = None
+        self._sizes_lock = threading.Lock()
+
+    def table_bytes(self, job: Job) -> int | None:
+        """The table's size (pg_table_size), or None when unknown (a view, a partitioned table)."""
+        with self._sizes_lock:
+            if self._sizes is None:
+                self._sizes = self._read_sizes()
+        return self._sizes.get((job.schema_name or None, job.table_name))
+
+    def _read_sizes(self) -> dict[tuple[str | None, str], int]:
+        names = sorted({table for tables in self.wanted.values() for table in tables})
+        query = sa.text("SELECT n.nspname, n.nspname = current_schema(), c.relname, pg_table_size(c.oid) "
+                        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relkind IN ('r', 'm') AND c.relname = ANY(:names)")
+        with self.engine.connect() as connection:
+            rows = connection.execute(query, {"names": names}).all()
+        sizes: dict[tuple[str | None, str], int] = {}
+        for schema, is_default, table, size in rows:
+            sizes[(str(schema), str(table))] = int(size)
+            if is_default:
+                sizes[(None, str(table))] = int(size)
+        return sizes
 
 
 _OIDS = {"date": 1082, "time": 1083, "timestamp": 1114, "timestamptz": 1184}
@@ -94,10 +132,12 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
     def engine_options(self, credentials: PostgresCredentials) -> dict[str, Any]:
         return {"connect_args": {"connect_timeout": int(credentials.connect_timeout)}}
 
-    def reflect_table(self, job: Job, engine: sa.Engine, target: str) -> sa.Table:
+    def reflect_table(self, job: Job, source_session: DatabaseSession[PostgresCredentials], target: str
+                      ) -> sa.Table:
         """SQLAlchemy reflects a domain's base type without its precision (numeric(10,2) becomes numeric): the
         catalog's own spelling puts it back."""
-        table = super().reflect_table(job, engine, target)
+        table = super().reflect_table(job, source_session, target)
+        engine = source_session.engine
         domains = [c for c in table.columns if isinstance(c.type, pg.DOMAIN)]
         if domains:
             query = sa.text(
@@ -125,14 +165,23 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
             problems.append(f"backend '{credentials.backend}' is not one of {', '.join(BACKENDS)}")
         return problems
 
-    def available_backends(self, credentials: PostgresCredentials, incremental: bool) -> Sequence[str]:
+    def open_session(self, credentials: PostgresCredentials, jobs: Sequence[Job]) -> PostgresSession:
+        return PostgresSession(credentials, lambda: self.create_engine(credentials), jobs)
+
+    def available_backends(self, source_session: DatabaseSession[PostgresCredentials], job: Job
+                           ) -> Sequence[str]:
         """DuckDB's COPY for FULL snapshots (incremental windows stream through ADBC), then ADBC, then the
-        pyarrow backend. connectorx is never chosen: ADBC reads everything it reads, and more, exactly."""
+        pyarrow backend; a small table through pyarrow first, whose set-up costs nothing. connectorx is never
+        chosen: ADBC reads everything it reads, and more, exactly."""
         found = []
-        if not incremental and duckdb_available():
+        if not job.is_incremental and duckdb_available():
             found.append(DUCKDB)
         if importlib.util.find_spec("adbc_driver_postgresql") is not None:
             found.append(ADBC)
+        if isinstance(source_session, PostgresSession):  # a small table has no large window either
+            size = source_session.table_bytes(job)
+            if size is not None and size < SMALL_TABLE_BYTES:
+                return [PYARROW, *found]
         return [*found, PYARROW]
 
     def reader_name(self, backend: str, job: Job) -> str:
