@@ -21,12 +21,12 @@ LOADS_FOLDER = "_dlt_loads"
 STATE_FOLDER = "_dlt_pipeline_state"
 
 
-def _load_id_of(path: str) -> str:
+def load_id_of(path: str) -> str:
     """`.../<load_id>.<file_id>.parquet` -> `<load_id>` (dlt load ids look like `1770123857.12345`)."""
     return ".".join(path.rstrip("/").rsplit("/", 1)[-1].split(".")[:2])
 
 
-def _completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
+def completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
     folder = f"{dataset_path.rstrip('/')}/{LOADS_FOLDER}"
     if not fs.exists(folder):
         return set()
@@ -51,13 +51,13 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
     with pipeline.destination_client() as client:
         fs = client.fs_client
         fs.invalidate_cache()
-        completed = _completed_load_ids(fs, client.dataset_path)
+        completed = completed_load_ids(fs, client.dataset_path)
         for name in tables:
             folder = client.get_table_dir(name).rstrip("/")
             if not fs.exists(folder):
                 continue
             for path in fs.find(folder):
-                load_id = _load_id_of(path)
+                load_id = load_id_of(path)
                 if path.endswith(".parquet") and load_id not in completed and load_id not in pending:
                     fs.rm(path)
                     removed.append(path)
@@ -84,7 +84,7 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
         fs.invalidate_cache()
         if not fs.exists(folder):
             return []
-        completed = _completed_load_ids(fs, client.dataset_path)
+        completed = completed_load_ids(fs, client.dataset_path)
         for path in fs.ls(folder, detail=False):
             parts = path.rstrip("/").rsplit("/", 1)[-1].split("__")  # <pipeline>__<load_id>__<hash>.jsonl
             if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
