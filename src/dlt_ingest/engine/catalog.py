@@ -11,7 +11,7 @@ from functools import partial
 
 from dlt_ingest.destinations import Destination
 from dlt_ingest.errors import describe
-from dlt_ingest.records.catalog import CatalogRegistrar, Statements
+from dlt_ingest.records.catalog import CatalogRegistrar, CatalogUnavailable, Statements
 from dlt_ingest.records.catalog_runners import open_statements
 from dlt_ingest.results import RunReport
 from dlt_ingest.settings import UnityCatalogSettings
@@ -42,9 +42,14 @@ def register_in_catalog(report: RunReport, settings: UnityCatalogSettings | None
     registrar = CatalogRegistrar(settings, statements, root)
     notes: list[str] = []
     registered = 0
-    for job in jobs:
+    for position, job in enumerate(jobs):
         try:
             outcome = registrar.register(job, partial(destination.describe_table, job))
+        except CatalogUnavailable as exc:  # every later job would wait for the same failure
+            reason = describe(exc)
+            log.warning("Unity Catalog: stopped: %s", reason)
+            notes.append(f"Unity Catalog: stopped, {len(jobs) - position} job(s) not registered: {reason}")
+            break
         except Exception as exc:
             notes.append(_failed(job.name, exc))
             continue

@@ -28,11 +28,16 @@ HISTORY_SUFFIX = "__history"
 LOADS_TABLE = "_dlt_loads"
 
 
+class CatalogUnavailable(CatalogError):
+    """The warehouse or session itself failed (unreachable, missing, too slow): no later job would fare better."""
+
+
 class Statements(Protocol):
     """Where the SQL runs: a SQL warehouse through the SDK, or the cluster's Spark session."""
 
     def run(self, statement: str) -> list[Row]:
-        """Execute one statement; its result rows as text. Raises `CatalogError` when it failed."""
+        """Execute one statement; its result rows as text. Raises `CatalogError` when it failed, and
+        `CatalogUnavailable` when the warehouse or session could not run it at all."""
         ...
 
 

@@ -11,8 +11,8 @@ import re
 import time
 from typing import Any
 
-from dlt_ingest.errors import CatalogError
-from dlt_ingest.records.catalog import Row, Statements
+from dlt_ingest.errors import CatalogError, describe
+from dlt_ingest.records.catalog import CatalogUnavailable, Row, Statements
 from dlt_ingest.secrets.databricks import workspace_client
 from dlt_ingest.settings import UnityCatalogSettings
 
@@ -29,6 +29,14 @@ class WarehouseStatements:
         self.timeout_seconds = timeout_seconds
 
     def run(self, statement: str) -> list[Row]:
+        try:
+            return self._execute(statement)
+        except CatalogError:
+            raise
+        except Exception as exc:  # the SDK's own errors: unreachable, unauthorised, no such warehouse
+            raise CatalogUnavailable(f"warehouse {self.warehouse_id}: {describe(exc)}") from None
+
+    def _execute(self, statement: str) -> list[Row]:
         from databricks.sdk.service.sql import (
             Disposition,
             ExecuteStatementRequestOnWaitTimeout,
@@ -46,7 +54,7 @@ class WarehouseStatements:
         while response.status and response.status.state in (StatementState.PENDING, StatementState.RUNNING):
             if time.monotonic() > deadline:
                 api.cancel_execution(response.statement_id)
-                raise CatalogError(f"statement still running on warehouse {self.warehouse_id} after "
+                raise CatalogUnavailable(f"statement still running on warehouse {self.warehouse_id} after "
                                    f"{self.timeout_seconds}s (cancelled); raise [ingest.unity_catalog] "
                                    f"timeout_seconds or start the warehouse")
             time.sleep(pause)
@@ -95,7 +103,7 @@ def active_spark_session() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise CatalogError("[ingest.unity_catalog] use_spark = true needs a Spark session: run on a Databricks "
+        raise CatalogUnavailable("[ingest.unity_catalog] use_spark = true needs a Spark session: run on a Databricks "
                            "cluster, or set warehouse_id to use a SQL warehouse") from None
     return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
 
