@@ -19,29 +19,18 @@ from typing import Any
 import pytest
 import tomllib
 import typer.main
-import yaml
 
 from dlt_ingest.cli.databricks_job import parse_job_arguments
 from dlt_ingest.cli.fanout import job_app
+from simulated_jobs import load_bundle
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLE = REPO / "databricks.yml"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 WORKSPACE_FILE = re.compile(r"^\$\{workspace\.file_path\}/(.+)$")
 VARIABLE = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
 TASK_VALUE = re.compile(r"\{\{tasks\.([A-Za-z0-9_]+)\.values\.([A-Za-z0-9_]+)\}\}")
 PUBLISHED = {"slices", "planned_at"}  # what `ingest-job plan` publishes (cli/fanout.py)
 SAMPLE_SLICE = {"name": "demo", "jobs": 2, "select": ["demo.orders", "demo.customers"]}
-
-
-def load_bundle() -> dict[str, Any]:
-    bundle = yaml.safe_load(BUNDLE.read_text(encoding="utf-8"))
-    for pattern in bundle.get("include", []):
-        for path in sorted(REPO.glob(pattern)):
-            included = yaml.safe_load(path.read_text(encoding="utf-8"))
-            for kind, items in included.get("resources", {}).items():
-                bundle.setdefault("resources", {}).setdefault(kind, {}).update(items)
-    return bundle
 
 
 BUNDLE_DATA = load_bundle()

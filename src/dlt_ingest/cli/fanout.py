@@ -13,6 +13,7 @@ namespace); off Databricks the slices are only printed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -35,7 +36,7 @@ from dlt_ingest.engine.plan import select_jobs
 from dlt_ingest.engine.slices import Slice, job_name_of, parse_slices, plan_slices, slices_value
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.records.fanout import NOT_RUN, summarise, write_fanout_report
-from dlt_ingest.secrets.chain import use_project
+from dlt_ingest.secrets.chain import open_project
 from dlt_ingest.settings import IngestSettings, running_on_databricks
 
 TaskValues = Callable[[str, Any], None]  # dbutils.jobs.taskValues.set(key, value)
@@ -50,13 +51,14 @@ def runtime_task_values() -> TaskValues | None:
     """`dbutils.jobs.taskValues.set` of the Databricks runtime this process runs in, if any."""
     if not running_on_databricks():
         return None
-    try:
-        from databricks.sdk import runtime
+    if importlib.util.find_spec("dbruntime") is not None:  # the runtime's package, as the SDK itself checks
+        try:
+            from databricks.sdk import runtime
 
-        if not runtime.is_local_implementation:  # the SDK found the runtime's own dbutils
-            return runtime.dbutils.jobs.taskValues.set
-    except Exception:  # no usable runtime module: try the notebook's namespace
-        pass
+            if not runtime.is_local_implementation:  # the SDK found the runtime's own dbutils
+                return runtime.dbutils.jobs.taskValues.set
+        except Exception:  # no usable runtime namespace: try the notebook's
+            pass
     try:
         import IPython
 
@@ -115,7 +117,8 @@ def report(
 ) -> None:
     """Every planned job's outcome across the slices, from the audit; exit 1 unless all succeeded."""
     planned: list[Slice] = guarded(lambda: parse_slices(slices))
-    folder = audit_dir or IngestSettings.load(use_project(project_dir)).audit_dir
+    project = open_project(project_dir)  # the secret providers, for an audit folder in a bucket
+    folder = audit_dir or IngestSettings.load(project).audit_dir
     by_slice = {item.name: [job_name_of(p) for p in item.select] for item in planned}
     summary = guarded(lambda: summarise(folder, by_slice, since))
     for outcome in summary.outcomes:
