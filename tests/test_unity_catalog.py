@@ -9,9 +9,12 @@ completion record) and deleted keys (tombstone rows in the history, as delete de
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -196,3 +199,26 @@ def test_a_lake_path_with_a_quote_is_a_literal_spark_reads(project: Project, spa
     result = project.ingest("run")
     assert result.exit_code == 0 and "1 of 1 job(s) registered" in result.output, result.output
     assert rows(spark, "SELECT count(*) FROM spark_catalog.quoted_demo.customers") == [(500,)]
+
+
+def test_an_incremental_table_without_a_primary_key_shows_every_completed_row(project: Project, spark: Any) -> None:
+    use_spark(project, "append_{source}")
+    project.write_workbook([{**ORDERS, "primary_key": None}])
+    assert project.ingest("run").exit_code == 0
+    change_sources(project, "2031-01-01 00:00:00")
+    assert project.ingest("run").exit_code == 0
+    expected = rows(spark, "SELECT count(*) FROM spark_catalog.append_demo.orders__history")
+    assert rows(spark, "SELECT count(*) FROM spark_catalog.append_demo.orders") == expected == [(3000 + 10 + 5,)]
+    details = dict(r[:2] for r in rows(spark, "DESCRIBE TABLE EXTENDED spark_catalog.append_demo.orders"))
+    assert details["Comment"] == ("demo.orders (INCREMENTAL): every row of completed loads (no primary_key: versions "
+                                  "are not merged). Maintained by dlt-ingest after each run.")
+
+
+def test_use_spark_without_a_spark_session_is_a_note_and_starts_no_spark(project: Project) -> None:
+    use_spark(project, "nosession_{source}")
+    project.write_workbook([CUSTOMERS])
+    done = subprocess.run([str(Path(sys.executable).parent / "ingest"), "run"], cwd=project.path, text=True,
+                          capture_output=True, timeout=300, env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("Note: Unity Catalog: stopped, 1 job(s) not registered: [ingest.unity_catalog] use_spark = true needs a "
+            "Spark session: run on a Databricks cluster, or set warehouse_id to use a SQL warehouse") in done.stdout

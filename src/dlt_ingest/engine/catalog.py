@@ -26,6 +26,12 @@ def _failed(what: str, exc: Exception) -> str:
     return f"Unity Catalog: {what} failed: {reason}"
 
 
+def _stopped(left: int, exc: Exception) -> str:
+    reason = describe(exc)
+    log.warning("Unity Catalog: stopped: %s", reason)
+    return f"Unity Catalog: stopped, {left} job(s) not registered: {reason}"
+
+
 def register_in_catalog(report: RunReport, settings: UnityCatalogSettings | None, destination: Destination,
                         statements: Statements | None = None) -> list[str]:
     """Create or update the catalog objects of the run's successful jobs; returns the run's notes."""
@@ -37,8 +43,8 @@ def register_in_catalog(report: RunReport, settings: UnityCatalogSettings | None
     try:
         statements = statements or open_statements(settings)
         root = settings.lake_url or destination.catalog_root()
-    except Exception as exc:
-        return [_failed("registration", exc)]
+    except Exception as exc:  # no warehouse client, no Spark session, no lake URL
+        return [_stopped(len(jobs), exc)]
     registrar = CatalogRegistrar(settings, statements, root)
     notes: list[str] = []
     registered = 0
@@ -46,9 +52,7 @@ def register_in_catalog(report: RunReport, settings: UnityCatalogSettings | None
         try:
             outcome = registrar.register(job, partial(destination.describe_table, job))
         except CatalogUnavailable as exc:  # every later job would wait for the same failure
-            reason = describe(exc)
-            log.warning("Unity Catalog: stopped: %s", reason)
-            notes.append(f"Unity Catalog: stopped, {len(jobs) - position} job(s) not registered: {reason}")
+            notes.append(_stopped(len(jobs) - position, exc))
             break
         except Exception as exc:
             notes.append(_failed(job.name, exc))

@@ -14,7 +14,7 @@ from typing import Any
 from dlt_ingest.errors import CatalogError, describe
 from dlt_ingest.records.catalog import CatalogUnavailable, Row, Statements
 from dlt_ingest.secrets.databricks import workspace_client
-from dlt_ingest.settings import UnityCatalogSettings
+from dlt_ingest.settings import UnityCatalogSettings, running_on_databricks
 
 _WAIT = "30s"  # how long one call waits for a result (the API allows 5 to 50 seconds)
 _ERROR_CLASS = re.compile(r"\[[A-Z][A-Z0-9_.]+\]")
@@ -98,14 +98,23 @@ class SparkStatements:
         return [tuple(None if value is None else str(value) for value in row) for row in collected]
 
 
+_NO_SESSION = ("[ingest.unity_catalog] use_spark = true needs a Spark session: run on a Databricks cluster, or "
+               "set warehouse_id to use a SQL warehouse")
+
+
 def active_spark_session() -> Any:
-    """The session of the cluster the run is on (a Databricks job always has one)."""
+    """The session of the cluster the run is on (a Databricks job always has one); off a cluster only one
+    that is already active, never a new local Spark."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise CatalogUnavailable("[ingest.unity_catalog] use_spark = true needs a Spark session: run on a Databricks "
-                           "cluster, or set warehouse_id to use a SQL warehouse") from None
-    return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        raise CatalogUnavailable(_NO_SESSION) from None
+    session = SparkSession.getActiveSession()
+    if session is None and running_on_databricks():
+        session = SparkSession.builder.getOrCreate()
+    if session is None:
+        raise CatalogUnavailable(_NO_SESSION)
+    return session
 
 
 def open_statements(settings: UnityCatalogSettings) -> Statements:
