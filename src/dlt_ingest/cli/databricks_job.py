@@ -82,6 +82,9 @@ def parse_job_arguments(args: Sequence[str]) -> tuple[dict[str, Any], Slice | No
     """The run's parameters and its slice; an exit code after --help or a usage error (printed)."""
     rest, slice_text = split_slice(args)
     params = parse_run_arguments(rest)
+    if params == 0 and "--help" in rest:
+        print(f"\n{PROG} also takes --slice JSON (one slice of `{PROG} plan`, instead of --select), and the "
+              f"fan-out's commands `{PROG} plan --help` and `{PROG} report --help`.", flush=True)
     if isinstance(params, int) or slice_text is None:
         return params if isinstance(params, int) else (params, None)
     try:

@@ -172,10 +172,10 @@ class CatalogRegistrar:
     def _register_view(self, job: Job, history: ObjectName, loads: ObjectName, columns: list[str],
                        done: Registered) -> None:
         view = self._name(job, job.lake_table)
-        keys = [self._column(columns, lake_name(k), job, "primary_key") for k in job.primary_key]
-        watermark = None
-        if job.is_incremental and job.watermark_column:
-            watermark = sql.find_column(columns, lake_name(job.watermark_column))
+        keys, watermark = [], None
+        if job.is_incremental:  # a FULL snapshot needs neither: it is whole
+            keys = [self._column(columns, lake_name(k), job, "primary_key") for k in job.primary_key]
+            watermark = sql.find_column(columns, lake_name(job.watermark_column)) if job.watermark_column else None
         query = sql.live_rows_query(job, history, loads, columns, keys, watermark)
         existing = self._existing(view)
         if existing.missing:
