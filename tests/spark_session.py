@@ -12,12 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
+from conftest import service_missing
 
 
 def start_local_spark(folder: Path) -> Any:
     if shutil.which("java") is None:
-        pytest.skip("no Java runtime for Spark: apt-get install openjdk-17-jre-headless (./scripts/test does)")
+        service_missing("a Java runtime for Spark", "apt-get install openjdk-17-jre-headless")
     from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master("local[1]").appName("dlt-ingest-tests")

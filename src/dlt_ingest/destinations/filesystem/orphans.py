@@ -109,10 +109,10 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str) -> pa.Schema | None:
         fs.invalidate_cache()
         if not fs.exists(folder):
             return None
-        completed = _completed_load_ids(fs, client.dataset_path)
-        files = [p for p in fs.find(folder) if p.endswith(".parquet") and _load_id_of(p) in completed]
+        completed = completed_load_ids(fs, client.dataset_path)
+        files = [p for p in fs.find(folder) if p.endswith(".parquet") and load_id_of(p) in completed]
         if not files:
             return None
-        newest = max(files, key=lambda path: (_load_id_of(path), path))
+        newest = max(files, key=lambda path: (load_id_of(path), path))
         with fs.open(newest, "rb") as handle:
             return pq.read_schema(handle)
