@@ -141,3 +141,13 @@ def azurite() -> Iterator[Any]:
     server = start_azurite()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (started once; the catalog's SQL runs on it)."""
+    from spark_session import start_local_spark
+
+    session = start_local_spark(tmp_path_factory.mktemp("spark"))
+    yield session
+    session.stop()

@@ -74,7 +74,7 @@ def test_the_install_shows_progress_lines_while_pip_works(checkout: Path) -> Non
 
 @pytest.fixture
 def bare_path(tmp_path: Path) -> Path:
-    """A PATH holding only `id` and a recording apt-get: no MariaDB client, no chromium, no tmux."""
+    """A PATH holding only `id` and a recording apt-get: no MariaDB client, no chromium, no tmux, no java."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "id").symlink_to(shutil.which("id") or "/usr/bin/id")
@@ -87,7 +87,7 @@ def _install_test_services(path: Path, *args: str, **env: str) -> subprocess.Com
                           capture_output=True, text=True, timeout=60, env={**clean, "PATH": str(path), **env})
 
 
-PACKAGES = "mariadb-server-core mariadb-client-core mariadb-client chromium tmux"
+PACKAGES = "mariadb-server-core mariadb-client-core mariadb-client chromium tmux openjdk-17-jre-headless"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the CI branch calls apt-get directly only as root (else sudo)")

@@ -12,6 +12,7 @@ where, and how to fix it. The CLI prints it as one red line; ``exit_code`` tells
     │   └── SecretProviderError      a configured provider failed (names the provider)
     ├── DestinationError             the lake cannot be written (names account/container, never the key)
     ├── LockError                    another run holds the lock of a selected job
+    ├── CatalogError                 a Unity Catalog statement failed (a note of the run, exit code unchanged)
     └── JobError                     one job failed (exit 1; the run goes on with the other jobs)
         ├── LoadTypeChanged          a row's load_type differs from the job's earlier loads (needs --reset-state)
         └── SourceError              the source rejected or broke the extraction
@@ -104,6 +105,10 @@ class DestinationError(IngestError):
 
 class LockError(IngestError):
     """Another ``ingest run`` holds the lock of a selected job."""
+
+
+class CatalogError(IngestError):
+    """Registering the lake in Unity Catalog failed; a note of the run, never a failed job."""
 
 
 class JobError(IngestError):

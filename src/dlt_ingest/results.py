@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import pyarrow as pa
+
 from dlt_ingest.workbook.model import Job
 
 
@@ -106,3 +108,18 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """A job's table as a catalog registers it: folders relative to the lake's root, and its columns.
+
+    `schema` is the union of the Parquet schemas of completed loads' files (every load, or only the newest
+    one, as asked); None when no completed load has a file yet.
+    """
+
+    job: Job
+    history_folder: str  # e.g. demo/orders
+    loads_folder: str  # e.g. demo/_dlt_loads
+    current_folder: str | None  # e.g. demo/orders_current, when that Delta table exists
+    schema: pa.Schema | None

@@ -114,7 +114,7 @@ def as_bool(value: Any) -> bool | None:
     return None
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
+def _coerce(name: str, value: Any, default: Any, sections: tuple[str, ...] = ("ingest",)) -> Any:
     """A setting from TOML or an environment variable, as the type of its default, or a located error."""
     kind = type(default)
     try:
@@ -126,8 +126,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         expected = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, kind.__name__)
-        raise ConfigError(f"[ingest] {name} = {value!r} is not {expected}: fix it in .dlt/config.toml "
-                          f"(or INGEST__{name.upper()})") from None
+        variable = "__".join((*sections, name)).upper()
+        raise ConfigError(f"[{'.'.join(sections)}] {name} = {value!r} is not {expected}: fix it in .dlt/config.toml "
+                          f"(or {variable})") from None
 
 
 _FOLDERS = ("log_dir", "audit_dir", "working_dir")
@@ -175,3 +176,51 @@ class IngestSettings:
             path = Path(value).expanduser()
             changed[name] = str(path if path.is_absolute() else project / path)
         return replace(self, **changed)
+
+
+CATALOG_SECTIONS = ("ingest", "unity_catalog")
+SOURCE_PLACEHOLDER = "{source}"
+
+
+@dataclass(frozen=True)
+class UnityCatalogSettings:
+    """`[ingest.unity_catalog]`: register each job's lake folder in Unity Catalog after the run (opt-in).
+
+    Present when `catalog` is set. Statements go to the SQL warehouse `warehouse_id` through the SDK's
+    statement execution API, or, with `use_spark = true`, to the cluster's own Spark session.
+    """
+
+    catalog: str
+    schema: str = SOURCE_PLACEHOLDER  # `{source}` is the job's source_name: one schema per source
+    warehouse_id: str = ""
+    use_spark: bool = False
+    lake_url: str = ""  # the lake's root as Databricks reads it, when it differs from bucket_url
+    timeout_seconds: int = 300  # per statement, waiting for the warehouse included
+    databricks_profile: str = ""  # [ingest] databricks_profile, shared with the secret provider
+
+    @classmethod
+    def load(cls) -> UnityCatalogSettings | None:
+        """The section's values, or None when no catalog is configured; raises `ConfigError` when wrong."""
+        defaults = cls(catalog="")
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            sections = ("ingest",) if item.name == "databricks_profile" else CATALOG_SECTIONS
+            found = lookup(item.name, sections, type(getattr(defaults, item.name))).value
+            if found is not None and found != "":
+                values[item.name] = _coerce(item.name, found, getattr(defaults, item.name), sections)
+        if not values.get("catalog"):
+            return None
+        settings = cls(**values)
+        if not settings.warehouse_id and not settings.use_spark:
+            raise ConfigError("[ingest.unity_catalog] needs warehouse_id (a SQL warehouse) or use_spark = true "
+                              "(the cluster's Spark session): set one in .dlt/config.toml")
+        if settings.timeout_seconds < 1:
+            raise ConfigError(f"[ingest.unity_catalog] timeout_seconds = {settings.timeout_seconds}: use 1 or more")
+        return settings
+
+    def schema_for(self, source: str) -> str:
+        return self.schema.replace(SOURCE_PLACEHOLDER, source)
+
+    @property
+    def schema_per_source(self) -> bool:
+        return SOURCE_PLACEHOLDER in self.schema

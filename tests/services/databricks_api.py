@@ -1,7 +1,14 @@
-"""A small Databricks workspace on 127.0.0.1 answering the Secrets API the way the SDK expects.
+"""A small Databricks workspace on 127.0.0.1 answering the Secrets and SQL Statement Execution APIs the way
+the SDK expects.
 
-Endpoints: /api/2.0/secrets/get (values base64-encoded), /put, /list, /scopes/create, /scopes/list.
+Secrets: /api/2.0/secrets/get (values base64-encoded), /put, /list, /scopes/create, /scopes/list.
 Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails).
+
+SQL statements: POST /api/2.0/sql/statements, GET /api/2.0/sql/statements/{id} (and .../cancel). Every
+statement is recorded in `statements` with its warehouse; `sql_engine` runs it (in the tests a local
+Spark session, or a scripted catalog) and returns (column names, rows as text) or raises `SqlFailure`,
+which the API reports as a FAILED statement. `pending_polls = N` answers PENDING N times before the result
+(a warehouse that is still starting). Only warehouses in `warehouses` exist.
 """
 
 from __future__ import annotations
@@ -9,12 +16,24 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 TOKEN = "dapi-fake-workspace-token"
+WAREHOUSE = "wh-dlt-ingest-tests"
+SqlResult = tuple[list[str], list[list[str | None]]]
+
+
+class SqlFailure(Exception):
+    """What a statement's engine raises for a statement the warehouse would fail (its message is kept)."""
+
+
+def no_engine(statement: str) -> SqlResult:
+    return [], []
 
 
 @dataclass
@@ -25,6 +44,12 @@ class DatabricksWorkspace:
     deny_reads: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    statements: list[tuple[str, str]] = field(default_factory=list)  # (warehouse_id, statement)
+    sql_engine: Callable[[str], SqlResult] = no_engine
+    pending_polls: int = 0
+    warehouses: set[str] = field(default_factory=lambda: {WAREHOUSE})
+    _results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _polls: dict[str, int] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -38,6 +63,38 @@ class DatabricksWorkspace:
         self.scopes.clear()
         self.requests.clear()
         self.deny_reads = False
+        self.statements.clear()
+        self.sql_engine = no_engine
+        self.pending_polls = 0
+        self.warehouses = {WAREHOUSE}
+        self._results.clear()
+        self._polls.clear()
+
+    def execute(self, warehouse_id: str, statement: str) -> dict[str, Any]:
+        """Run a statement on the engine; the API's answer (a StatementResponse), PENDING while polls remain."""
+        self.statements.append((warehouse_id, statement))
+        statement_id = uuid.uuid4().hex
+        try:
+            columns, rows = self.sql_engine(statement)
+            answer: dict[str, Any] = {
+                "statement_id": statement_id, "status": {"state": "SUCCEEDED"},
+                "manifest": {"format": "JSON_ARRAY", "schema": {"column_count": len(columns), "columns": [
+                    {"name": name, "position": i, "type_name": "STRING"} for i, name in enumerate(columns)]},
+                    "total_row_count": len(rows)},
+                "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(rows), "data_array": rows},
+            }
+        except SqlFailure as exc:
+            answer = {"statement_id": statement_id,
+                      "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST", "message": str(exc)}}}
+        self._results[statement_id] = answer
+        self._polls[statement_id] = self.pending_polls
+        return self.poll(statement_id)
+
+    def poll(self, statement_id: str) -> dict[str, Any]:
+        if self._polls.get(statement_id, 0) > 0:
+            self._polls[statement_id] -= 1
+            return {"statement_id": statement_id, "status": {"state": "PENDING"}}
+        return self._results[statement_id]
 
     def stop(self) -> None:
         if self.server is not None:
@@ -85,6 +142,13 @@ def _handler(state: DatabricksWorkspace) -> type[BaseHTTPRequestHandler]:
             if url.path == "/api/2.0/secrets/scopes/list":
                 self._send(200, {"scopes": [{"name": s, "backend_type": "DATABRICKS"} for s in state.scopes]})
                 return
+            if url.path.startswith("/api/2.0/sql/statements/"):
+                statement_id = url.path.rsplit("/", 1)[-1]
+                if statement_id not in state._results:
+                    self._error(404, "RESOURCE_DOES_NOT_EXIST", f"Statement {statement_id} not found")
+                    return
+                self._send(200, state.poll(statement_id))
+                return
             if state.deny_reads:
                 scope_name = query.get("scope")
                 self._error(403, "PERMISSION_DENIED", f"User does not have READ permission on scope {scope_name}")
@@ -112,7 +176,15 @@ def _handler(state: DatabricksWorkspace) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             if not self._authorized():
                 return
-            if url.path == "/api/2.0/secrets/scopes/create":
+            if url.path == "/api/2.0/sql/statements":
+                if body.get("warehouse_id") not in state.warehouses:
+                    self._error(404, "RESOURCE_DOES_NOT_EXIST",
+                                f"SQL warehouse {body.get('warehouse_id')} does not exist.")
+                    return
+                self._send(200, state.execute(body["warehouse_id"], body["statement"]))
+            elif url.path.startswith("/api/2.0/sql/statements/") and url.path.endswith("/cancel"):
+                self._send(200, {})
+            elif url.path == "/api/2.0/secrets/scopes/create":
                 if body["scope"] in state.scopes:
                     self._error(400, "RESOURCE_ALREADY_EXISTS", f"Scope {body['scope']} already exists!")
                     return

@@ -197,10 +197,8 @@ def run(
 
 
 def _audit_dir(audit_dir: str | None, project_dir: str | None) -> str:
-    if audit_dir:
-        return audit_dir
-    project = open_project(project_dir)
-    return IngestSettings.load(project).audit_dir
+    project = open_project(project_dir)  # also the secret providers, for an audit folder in a bucket
+    return audit_dir or IngestSettings.load(project).audit_dir
 
 
 @app.command("report", cls=IngestCommand)

@@ -3,7 +3,8 @@
 A run builds one destination, checks it once (`preflight`), and for each job: builds dlt's destination
 for the job's pipeline (`build`), restores the job's stored state from it (`restore_state`), makes the
 job's target ready (`prepare_load`: unfinished loads cleaned up, folders created) and, after the load,
-asks where the files went (`written_location`). A new kind of destination is a package implementing it.
+asks where the files went (`written_location`); a catalog step after the run asks what a job's table holds
+(`describe_table`, `catalog_root`). A new kind of destination is a package implementing it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 
+from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
 
 
@@ -62,4 +64,12 @@ class Destination(Protocol):
 
     def lease(self, jobs: list[Job], owner: str) -> AbstractContextManager[None]:
         """Hold every job for this run against all other writers of this destination (any machine)."""
+        ...
+
+    def describe_table(self, job: Job, every_load: bool) -> LakeTable:
+        """The job's folders and the columns of its completed files (every load, or only the newest one)."""
+        ...
+
+    def catalog_root(self) -> str:
+        """The root URL a catalog registers the folders under (e.g. abfss://... for Azure)."""
         ...

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dlt.common.runtime import signals
 
+from dlt_ingest.engine.catalog import register_in_catalog
 from dlt_ingest.engine.job import JobContext
 from dlt_ingest.engine.locks import job_locks
 from dlt_ingest.engine.orchestrator import Orchestrator, RunObserver
@@ -56,8 +57,9 @@ def run(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
     locks = ExitStack()  # one run per job: refuses before any log or audit row is written
     locks.enter_context(job_locks(jobs, settings.working_dir))
     locks.enter_context(destination.lease(jobs, run_id))
-    logs = open_run_logs(durable.logs.local, destination.kind, started)
-    audit = AuditWriter(durable.audit.local)
+    suffix = f"_{options.slice_name}" if options.slice_name else ""  # parallel slices never share a file
+    logs = open_run_logs(durable.logs.local, destination.kind, started, suffix)
+    audit = AuditWriter(durable.audit.local, suffix)
     report = RunReport(run_id, started, log_file=shown_location(durable.logs.final_path(logs.main_file)),
                        audit_file=shown_location(durable.audit.final_path(audit.path_for(started))))
     clock = time.monotonic()
@@ -75,6 +77,7 @@ def run(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
         report.duration_seconds = round(time.monotonic() - clock, 3)
         log.info("Run %s finished: %d succeeded, %d failed, %s rows in %.1fs", run_id,
                  len(report.succeeded), len(report.failed), f"{report.total_rows:,}", report.duration_seconds)
+        report.notes += register_in_catalog(report, planned.catalog, destination)
         finish_run(report, settings.audit_dir, planned.workbook_path if options.write_back else None)
     finally:
         logs.close()

@@ -20,7 +20,7 @@ from dlt_ingest.engine.reconcile import ReconcilePolicy
 from dlt_ingest.engine.state import incremental_state
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.secrets.chain import open_project, use_project
-from dlt_ingest.settings import IngestSettings
+from dlt_ingest.settings import IngestSettings, UnityCatalogSettings
 from dlt_ingest.sources import REGISTRY
 from dlt_ingest.storage import shown_path
 from dlt_ingest.workbook import DEFAULT_WORKBOOK, Job, WorkbookConfig, load_workbook
@@ -41,6 +41,7 @@ class RunOptions:
     bucket_url: str | None = None
     create_container: bool = False
     write_back: bool = False  # update last_run_* and last_watermark in the workbook
+    slice_name: str | None = None  # one slice of a fan-out: its audit and logs go to files of their own
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RunPlan:
     settings: IngestSettings
     destination: Destination
     options: RunOptions = field(default_factory=RunOptions)
+    catalog: UnityCatalogSettings | None = None  # [ingest.unity_catalog], when configured
 
     @property
     def workbook_path(self) -> str:
@@ -65,7 +67,6 @@ def workbook_path(options: RunOptions, project: Path) -> Path:
     if options.config_path:
         return Path(options.config_path).expanduser()
     return shown_path(project / DEFAULT_WORKBOOK)
-
 
 
 def load_jobs(config_path: str | Path | None = None, project_dir: str | Path | None = None) -> WorkbookConfig:
@@ -107,8 +108,9 @@ def plan_run(options: RunOptions) -> RunPlan:
     if options.reset_state and not options.select:
         raise ConfigError("--reset-state needs --select naming the job(s) whose stored cursor to forget")
     ReconcilePolicy.from_settings(settings)  # a bad [ingest] reconcile_action stops here, before any job
+    catalog = UnityCatalogSettings.load()  # a bad [ingest.unity_catalog] stops here, before any job
     destination = build_destination(options.bucket_url, project)
-    return RunPlan(project, workbook, jobs, settings, destination, options)
+    return RunPlan(project, workbook, jobs, settings, destination, options, catalog)
 
 
 def require_jobs(plan: RunPlan) -> None:

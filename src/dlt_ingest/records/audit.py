@@ -122,12 +122,13 @@ class AuditWriter:
     thread lock: safe for the jobs of one run, not for two runs writing the same day at the same time.
     """
 
-    def __init__(self, audit_dir: str | Path) -> None:
+    def __init__(self, audit_dir: str | Path, suffix: str = "") -> None:
         self.location = str(audit_dir).rstrip("/")
+        self.suffix = suffix  # a fan-out slice's own file (`audit_<day>_<slice>.csv`): no two machines rewrite one
         self._lock = threading.Lock()
 
     def path_for(self, when: datetime) -> str:
-        return f"{self.location}/audit_{when.strftime('%Y%m%d')}.csv"
+        return f"{self.location}/audit_{when.strftime('%Y%m%d')}{self.suffix}.csv"
 
     def write_result(self, result: JobResult, run_id: str) -> str:
         return self.write(audit_row(result, run_id), result.finished_at)

@@ -5,6 +5,9 @@
     logs/destination_<name>_<YYYYMMDD_HHMMSS>.log       records about the lake
     logs/errors/<source_name>_errors_<YYYYMMDD>.log     errors with tracebacks, appended per day
 
+A slice of a fan-out adds `_<slice>` to each name, so slices running on several machines at once never
+merge into the same file.
+
 The job running in the current thread is kept in a `ContextVar`, so records from dlt and from drivers
 reach the right source file. Every handler masks secrets before anything is written.
 """
@@ -78,6 +81,7 @@ class RunLogs:
     stamp: str
     destination_name: str
     main_file: Path
+    suffix: str = ""
     _handlers: list[logging.Handler] = field(default_factory=list)
     _source_files: dict[str, Path] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,10 +100,10 @@ class RunLogs:
         with self._lock:
             if source_name in self._source_files:
                 return self._source_files[source_name]
-            path = self.log_dir / f"source_{source_name}_{self.stamp}.log"
+            path = self.log_dir / f"source_{source_name}_{self.stamp}{self.suffix}.log"
             handler = self._attach(logging.FileHandler(path, encoding="utf-8", delay=True))
             handler.addFilter(_SourceFilter(source_name))
-            errors = self.log_dir / "errors" / f"{source_name}_errors_{self.stamp[:8]}.log"
+            errors = self.log_dir / "errors" / f"{source_name}_errors_{self.stamp[:8]}{self.suffix}.log"
             errors.parent.mkdir(parents=True, exist_ok=True)
             error_handler = self._attach(logging.FileHandler(errors, encoding="utf-8", delay=True), logging.ERROR)
             error_handler.addFilter(_SourceFilter(source_name))
@@ -122,17 +126,16 @@ def _install_dlt_forwarding() -> None:
         dlt_logger.addHandler(_ForwardToRoot())
 
 
-def open_run_logs(log_dir: str | Path, destination_name: str, started: datetime) -> RunLogs:
+def open_run_logs(log_dir: str | Path, destination_name: str, started: datetime, suffix: str = "") -> RunLogs:
     """Create the run's main and destination logs; sources are added as their jobs start."""
     directory = Path(log_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%d_%H%M%S")
-    main_file = directory / f"main_orchestrator_{stamp}.log"
-    logs = RunLogs(directory, stamp, destination_name, main_file)
+    main_file = directory / f"main_orchestrator_{stamp}{suffix}.log"
+    logs = RunLogs(directory, stamp, destination_name, main_file, suffix)
     logs._attach(logging.FileHandler(main_file, encoding="utf-8"))
-    destination_handler = logs._attach(
-        logging.FileHandler(directory / f"destination_{destination_name}_{stamp}.log", encoding="utf-8", delay=True)
-    )
+    destination_handler = logs._attach(logging.FileHandler(
+        directory / f"destination_{destination_name}_{stamp}{suffix}.log", encoding="utf-8", delay=True))
     destination_handler.addFilter(_DestinationFilter())
     root = logging.getLogger()
     if root.level > logging.INFO or root.level == logging.NOTSET:

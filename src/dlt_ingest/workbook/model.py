@@ -13,6 +13,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 WatermarkValue = datetime | date | int | str
 
 _SNAKE = NamingConvention()
+CURRENT_SUFFIX = "_current"  # the current-state Delta table `<table>_current` beside a job's history
 
 
 class LoadType(str, Enum):

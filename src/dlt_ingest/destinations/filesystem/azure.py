@@ -34,6 +34,10 @@ class AzureLocation:
     def describe(self) -> str:
         return f"storage account '{self.account}', container '{self.container}'"
 
+    def abfss_url(self) -> str:
+        """The same place as Databricks and Unity Catalog spell it."""
+        return f"abfss://{self.container}@{self.account}.dfs.core.windows.net/{self.prefix}".rstrip("/")
+
 
 def _connection_string_parts(connection_string: str) -> dict[str, str]:
     parts: dict[str, str] = {}

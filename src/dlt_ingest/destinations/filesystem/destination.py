@@ -24,6 +24,8 @@ from dlt_ingest.destinations.filesystem.orphans import (
     remove_unfinished_states,
 )
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
+from dlt_ingest.destinations.filesystem.tables import catalog_root, describe_table
+from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
 
 
@@ -96,6 +98,12 @@ class FilesystemDestination:
 
     def table_location(self, job: Job, day: date) -> str:
         return f"{self.lake.bucket_url.rstrip('/')}/{job.dataset_name}/{job.lake_table}/{day:%Y/%m/%d}/"
+
+    def describe_table(self, job: Job, every_load: bool) -> LakeTable:
+        return describe_table(self.lake, job, every_load)
+
+    def catalog_root(self) -> str:
+        return catalog_root(self.lake)
 
     @contextmanager
     def lease(self, jobs: list[Job], owner: str) -> Iterator[None]:

@@ -22,7 +22,7 @@ LOADS_FOLDER = "_dlt_loads"
 STATE_FOLDER = "_dlt_pipeline_state"
 
 
-def _load_id_of(path: str) -> str:
+def load_id_of(path: str) -> str:
     """`.../<load_id>.<file_id>.parquet` -> `<load_id>` (dlt load ids look like `1770123857.12345`)."""
     return ".".join(path.rstrip("/").rsplit("/", 1)[-1].split(".")[:2])
 
@@ -40,7 +40,7 @@ class CompletedLoads:
         dataset = dataset_path.rstrip("/")
         with self._lock:
             if dataset not in self._listed:
-                self._listed[dataset] = _listed_load_ids(fs, dataset)
+                self._listed[dataset] = completed_load_ids(fs, dataset)
             if load_id in self._listed[dataset]:
                 return True
         completed = bool(fs.exists(f"{dataset}/{LOADS_FOLDER}/{schema_name}__{load_id}.jsonl"))
@@ -50,8 +50,8 @@ class CompletedLoads:
         return completed
 
 
-def _listed_load_ids(fs: Any, dataset: str) -> set[str]:
-    folder = f"{dataset}/{LOADS_FOLDER}"
+def completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
+    folder = f"{dataset_path.rstrip('/')}/{LOADS_FOLDER}"
     if not fs.exists(folder):
         return set()
     names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
@@ -80,7 +80,7 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str, completed: Completed
             if not fs.exists(folder):
                 continue
             for path in fs.find(folder):
-                load_id = _load_id_of(path)
+                load_id = load_id_of(path)
                 if path.endswith(".parquet") and load_id not in pending and not completed.is_completed(
                         fs, client.dataset_path, pipeline.default_schema_name, load_id):
                     fs.rm(path)
@@ -136,9 +136,9 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str, completed: CompletedL
             return None
         schema_name = pipeline.default_schema_name
         files = [p for p in fs.find(folder) if p.endswith(".parquet")
-                 and completed.is_completed(fs, client.dataset_path, schema_name, _load_id_of(p))]
+                 and completed.is_completed(fs, client.dataset_path, schema_name, load_id_of(p))]
         if not files:
             return None
-        newest = max(files, key=lambda path: (_load_id_of(path), path))
+        newest = max(files, key=lambda path: (load_id_of(path), path))
         with fs.open(newest, "rb") as handle:
             return pq.read_schema(handle)
