@@ -5,23 +5,19 @@ value by value with what the server returns, with one Parquet schema whatever re
 
 from __future__ import annotations
 
-import math
-import struct
 from collections.abc import Iterator
 from datetime import timezone
 from typing import Any
 
-import psycopg2
-import psycopg2.extensions
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from conftest import Project
+from pg_values import connect, same
 from services.postgres import PostgresDatabase, fresh_database
 
 UTC = timezone.utc
-SESSION = "-c TimeZone=UTC -c IntervalStyle=iso_8601 -c DateStyle=ISO -c extra_float_digits=3"
 
 TYPES_DDL = """
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'ünï 😀');
@@ -128,24 +124,10 @@ def pg(postgres: Any) -> Iterator[PostgresDatabase]:
         yield database
 
 
-def _raw_text(connection: Any) -> None:
-    """Every type read as the text the server sends, nothing converted by psycopg2."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT oid FROM pg_type")
-        oids = tuple(row[0] for row in cursor.fetchall())
-    raw = psycopg2.extensions.new_type(oids, "RAW_TEXT", lambda value, cursor: value)
-    psycopg2.extensions.register_type(raw, connection)
-    psycopg2.extensions.register_type(psycopg2.extensions.new_array_type((), "RAW_ARRAY", raw), connection)
-
-
 def server_values(pg: Any, table: str, columns: list[str]) -> dict[int, dict[str, Any]]:
     """What the server holds, per row: the server's text for columns that land as text, the driver's typed
     value for the others (money as numeric), in the session every read uses."""
-    typed = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password,
-                             dbname=pg.database_name, options=SESSION)
-    text = psycopg2.connect(host=pg.host, port=pg.port, user=pg.user, password=pg.password,
-                            dbname=pg.database_name, options=SESSION)
-    _raw_text(text)
+    typed, text = connect(pg), connect(pg, raw_text=True)
     try:
         as_text = [c for c in columns if LAKE_SCHEMA[c] == TEXT]
         native = [c for c in columns if c not in as_text]
@@ -164,18 +146,6 @@ def server_values(pg: Any, table: str, columns: list[str]) -> dict[int, dict[str
     finally:
         typed.close()
         text.close()
-
-
-def same(expected: Any, landed: Any, kind: pa.DataType) -> bool:
-    if expected is None or landed is None:
-        return expected is None and landed is None
-    if pa.types.is_floating(kind):
-        if math.isnan(expected):
-            return math.isnan(landed)
-        if pa.types.is_float32(kind):
-            expected = struct.unpack("f", struct.pack("f", expected))[0]
-        return struct.pack("d", expected) == struct.pack("d", landed)  # -0.0 is not 0.0
-    return bool(expected == landed)  # zoned datetimes compare their instants, decimals their values
 
 
 def _project(project: Project, pg: Any, table: str, backend: str, load_type: str, cursor: str = "updated_at",
@@ -209,6 +179,14 @@ def assert_exact_copy(project: Project, pg: Any, table: str, columns: list[str])
 def test_every_postgresql_type_lands_exactly_on_every_backend_that_can_read_it(
         project: Project, pg: Any, backend: str, load_type: str) -> None:
     _project(project, pg, "every_type", backend, load_type)
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    assert_exact_copy(project, pg, "every_type", list(LAKE_SCHEMA))
+
+
+def test_a_forced_duckdb_reads_incremental_windows_through_adbc_so_every_type_lands(project: Project, pg: Any
+                                                                                  ) -> None:
+    _project(project, pg, "every_type", "duckdb", "INCREMENTAL")  # ADBC reads the window, not DuckDB's scanner
     result = project.ingest("run")
     assert result.exit_code == 0, result.output
     assert_exact_copy(project, pg, "every_type", list(LAKE_SCHEMA))

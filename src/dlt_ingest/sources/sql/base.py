@@ -210,7 +210,11 @@ class DatabaseSource(SourceModule[TCredentials]):
         return []
 
     def reader_name(self, backend: str, job: Job) -> str:
-        """What actually reads the rows (a dialect may hand incremental windows of a backend to another)."""
+        """What actually reads the rows, for the log (a dialect may hand incremental windows to another)."""
+        return backend
+
+    def reader_of(self, backend: str, job: Job) -> str:
+        """The backend that reads the rows when `backend` is chosen: the one whose reads the contract checks."""
         return backend
 
     def choose_backend(self, job: Job, credentials: TCredentials, contract: TableContract) -> str:
@@ -223,7 +227,7 @@ class DatabaseSource(SourceModule[TCredentials]):
             if wanted not in self.backends:
                 raise RowMismatch(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
                                   f"use auto or one of {', '.join(self.backends)}.", "backend")
-            contract.refuse_backend(wanted, job.name, job.row)
+            contract.refuse_backend(wanted, job.name, job.row, self.reader_of(wanted, job))
             return wanted
         chosen = contract.first_backend(self.available_backends(credentials, job.is_incremental))
         if chosen is None:

@@ -83,9 +83,11 @@ class TableContract:
     def first_backend(self, preference: Sequence[str]) -> str | None:
         return next((b for b in preference if not self.unreadable(b)), None)
 
-    def refuse_backend(self, backend: str, job_name: str, row: int) -> None:
-        """A forced backend that cannot keep a column exact: refused before anything is read."""
-        columns = self.unreadable(backend)
+    def refuse_backend(self, backend: str, job_name: str, row: int, reader: str | None = None) -> None:
+        """A forced backend that cannot keep a column exact: refused before anything is read. `reader`: the
+        backend that actually reads the rows when `backend` is forced (PostgreSQL's duckdb hands incremental
+        windows to adbc)."""
+        columns = self.unreadable(reader or backend)
         if not columns:
             return
         details = "; ".join(

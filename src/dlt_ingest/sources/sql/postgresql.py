@@ -136,7 +136,12 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
         return [*found, PYARROW]
 
     def reader_name(self, backend: str, job: Job) -> str:
-        return "adbc (duckdb reads FULL snapshots only)" if backend == DUCKDB and job.is_incremental else backend
+        return "adbc (duckdb reads FULL snapshots only)" if self.reader_of(backend, job) != backend else backend
+
+    def reader_of(self, backend: str, job: Job) -> str:
+        """A forced duckdb reads FULL snapshots only: its incremental windows stream through ADBC
+        (`DuckDbTableLoader`), so ADBC's reads are the ones the contract checks."""
+        return ADBC if backend == DUCKDB and job.is_incremental else backend
 
     def start_background_work(self, job: Job, engine: sa.Engine, credentials: PostgresCredentials, backend: str,
                               contract: TableContract) -> BackgroundWork | None:
