@@ -257,3 +257,45 @@ def test_a_value_no_lake_type_holds_fails_the_job_naming_the_column_and_lands_no
     error = project.audit_rows()[-1]["error_message"]
     assert "column odd" in error and words in error, error
     assert not project.lake_files("pg", table)
+
+
+SHARED_NAMES = ('CREATE TABLE IF NOT EXISTS shared_names ("ID" integer, id integer, "zip code" text, zip_code text, '
+                '"ä" text, "ö" text, kept integer)', "TRUNCATE shared_names",
+                "INSERT INTO shared_names VALUES (1, 2, 'a', 'b', 'c', 'd', 3)")
+
+
+@pytest.mark.parametrize("backend", ["auto", "pyarrow", "adbc", "duckdb"])
+def test_columns_that_share_a_lake_name_are_refused_before_reading_naming_them(
+        project: Project, pg: Any, backend: str) -> None:
+    pg.execute(*SHARED_NAMES)
+    _project(project, pg, "shared_names", backend, "FULL")
+    result = project.ingest("run")
+    assert result.exit_code == 1, result.output
+    error = project.audit_rows()[-1]["error_message"]
+    assert error == ("columns of table 'shared_names' share a lake column name (dlt's snake_case): 'ID', 'id' all "
+                     "land as 'id'; 'zip code', 'zip_code' all land as 'zip_code'; 'ä', 'ö' all land as 'x': read "
+                     "one of each with exclude_columns or include_columns"), error
+    assert not project.lake_files("pg", "shared_names")
+
+
+@pytest.mark.parametrize("backend", ["auto", "pyarrow", "adbc"])
+def test_a_column_whose_name_differs_from_another_only_in_case_lands_its_own_values(
+        project: Project, pg: Any, backend: str) -> None:
+    pg.execute(*SHARED_NAMES)
+    _project(project, pg, "shared_names", backend, "FULL", exclude_columns="ID, zip code, ö")
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output
+    assert project.read_lake("pg", "shared_names").to_pylist() == [{"id": 2, "zip_code": "b", "x": "c", "kept": 3}]
+
+
+def test_duckdb_is_refused_for_a_column_whose_name_differs_from_another_only_in_case(project: Project, pg: Any
+                                                                                     ) -> None:
+    pg.execute(*SHARED_NAMES)  # DuckDB's scanner reads "ID" when asked for id: the lake would hold the wrong column
+    _project(project, pg, "shared_names", "duckdb", "FULL", exclude_columns="ID, zip code, ö")
+    result = project.ingest("run")
+    assert result.exit_code == 1, result.output
+    error = project.audit_rows()[-1]["error_message"]
+    assert error == ("backend 'duckdb' in workbook row 2 cannot read every column exactly: id (integer, another "
+                     "column's name differs only in case) can be read by pyarrow, connectorx, adbc: use auto or one of "
+                     "those backends"), error
+    assert not project.lake_files("pg", "shared_names")

@@ -25,7 +25,7 @@ from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
 from dlt_ingest.sources.sql.stability import settle, stored_columns
 from dlt_ingest.sources.sql.types import PYARROW, Read, override_type
-from dlt_ingest.workbook.model import Job
+from dlt_ingest.workbook.model import Job, lake_name
 
 DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
@@ -192,7 +192,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         what the row asks that the table refuses raises `RowMismatch`, naming the cell."""
         table = self.reflect_table(job, engine, target)
         selected = _selected(job, table)
-        contract = TableContract.of(table.name, selected, engine.dialect, job.column_types)
+        contract = self.table_contract(job, table, selected, engine.dialect)
         incremental = build_incremental(job, column_dicts(table))
         if incremental is not None:
             _check_cursor(job, contract, incremental.cursor_path)
@@ -208,6 +208,10 @@ class DatabaseSource(SourceModule[TCredentials]):
         finally:
             engine.dispose()
         return []
+
+    def table_contract(self, job: Job, table: sa.Table, selected: list[sa.Column[Any]], dialect: Any) -> TableContract:
+        """The contract of the `selected` columns (a dialect may withhold a backend for a reason of the table)."""
+        return TableContract.of(table.name, selected, dialect, job.column_types)
 
     def reader_name(self, backend: str, job: Job) -> str:
         """What actually reads the rows, for the log (a dialect may hand incremental windows to another)."""
@@ -283,8 +287,24 @@ def _selected(job: Job, table: sa.Table) -> list[sa.Column[Any]]:
             raise RowMismatch(f"{job.name}: {workbook_column} names {', '.join(unknown)}, which table "
                               f"'{job.table_name}' does not have (columns: {', '.join(names)}): fix the workbook row",
                               workbook_column)
-    return [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
-            and c.name not in job.exclude_columns]
+    selected = [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
+                and c.name not in job.exclude_columns]
+    _refuse_shared_lake_names(job, selected)
+    return selected
+
+
+def _refuse_shared_lake_names(job: Job, columns: list[sa.Column[Any]]) -> None:
+    """Columns whose lake names are one (`zip code` and `zip_code`, `ID` and `id`, `ä` and `ö`): dlt would fail
+    the load with a message whose first line names none of them, and DuckDB would rename one."""
+    by_lake_name: dict[str, list[str]] = {}
+    for column in columns:
+        by_lake_name.setdefault(lake_name(column.name), []).append(column.name)
+    shared = [(name, sources) for name, sources in by_lake_name.items() if len(sources) > 1]
+    if shared:
+        details = "; ".join(f"{', '.join(repr(s) for s in sources)} all land as '{name}'" for name, sources in shared)
+        raise RowMismatch(f"{job.name}: columns of table '{job.table_name}' share a lake column name (dlt's "
+                          f"snake_case): {details}: read one of each with exclude_columns or include_columns",
+                          "exclude_columns")
 
 
 def _check_primary_key(job: Job, columns: Sequence[sa.Column[Any]]) -> None:

@@ -112,6 +112,19 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
                 domain.data_type = base_type(bases.get(column.name, ""), domain.data_type)
         return table
 
+    def table_contract(self, job: Job, table: sa.Table, selected: list[sa.Column[Any]], dialect: Any
+                       ) -> TableContract:
+        """DuckDB's scanner folds column names to one case: of `"ID"` and `id` it reads `"ID"` for either, and
+        it would land one column's values under the other's name; ADBC and the others read such a table."""
+        contract = super().table_contract(job, table, selected, dialect)
+        folded: dict[str, list[str]] = {}
+        for column in table.columns:
+            folded.setdefault(column.name.casefold(), []).append(column.name)
+        twins = [name for names in folded.values() if len(names) > 1 for name in names]
+        if twins:
+            contract.withhold(DUCKDB, twins, "another column's name differs only in case")
+        return contract
+
     def create_engine(self, credentials: PostgresCredentials) -> sa.Engine:
         engine = super().create_engine(credentials)
         sa.event.listen(engine, "connect", refuse_unrepresentable)
