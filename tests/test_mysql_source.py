@@ -184,3 +184,22 @@ def test_a_zero_date_fails_the_job_naming_the_column(project: Project, maria: An
     error = project.audit_rows()[-1]["error_message"]
     assert error.startswith("column d (date) holds a value that does not fit date"), error
     assert not project.lake_files("maria", "zero_dates")
+
+
+def test_spatial_columns_land_as_the_servers_bytes(project: Project, maria: Any) -> None:
+    maria.execute("CREATE TABLE places (id INT PRIMARY KEY, g GEOMETRY NOT NULL, p POINT, area POLYGON)",
+                  "INSERT INTO places VALUES (1, ST_GeomFromText('POINT(-112.8185647 49.6999986)'), "
+                  "ST_GeomFromText('POINT(1e300 -5e-324)', 4326), "
+                  "ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))')), "
+                  "(2, ST_GeomFromText('GEOMETRYCOLLECTION EMPTY'), NULL, NULL)")
+    project.append_config(maria.secrets_toml("maria"), "secrets.toml")
+    project.write_workbook([{"source_type": "mysql", "source_name": "maria", "table_name": "places",
+                             "load_type": "FULL", "enabled": "Y"}])
+    result = project.ingest("run")
+    assert result.exit_code == 0, result.output  # was: the server refused CAST(g AS CHAR)
+    lake = project.read_lake("maria", "places")
+    assert [lake.schema.field(name).type for name in ("g", "p", "area")] == [pa.binary()] * 3
+    expected = [dict(zip(("id", "g", "p", "area"), row, strict=True))
+                for row in maria.query("SELECT id, g, p, area FROM places ORDER BY id")]
+    assert sorted(lake.to_pylist(), key=lambda row: row["id"]) == expected
+    assert expected[0]["p"][:4] == (4326).to_bytes(4, "little")  # the SRID travels with the value
