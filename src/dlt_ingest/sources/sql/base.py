@@ -24,7 +24,7 @@ from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_qu
 from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
 from dlt_ingest.sources.sql.stability import settle, stored_columns
-from dlt_ingest.sources.sql.types import PYARROW, Read, override_type
+from dlt_ingest.sources.sql.types import PYARROW, TIMESTAMPTZ, Read, override_type
 from dlt_ingest.workbook.model import Job, lake_name
 
 DEFAULT_CHUNK_SIZE = 50_000
@@ -162,7 +162,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         try:
             table, contract, incremental, backend = self.plan_read(job, credentials, engine, target)
             changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
-            columns = column_dicts(table)
+            columns = column_dicts(table, contract)
             warnings: list[str] = []
             if incremental is not None:
                 nulls = guard(job, target, lambda: count_nulls(engine, job, incremental.cursor_path))
@@ -193,7 +193,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         table = self.reflect_table(job, engine, target)
         selected = _selected(job, table)
         contract = self.table_contract(job, table, selected, engine.dialect)
-        incremental = build_incremental(job, column_dicts(table))
+        incremental = build_incremental(job, column_dicts(table, contract))
         if incremental is not None:
             _check_cursor(job, contract, incremental.cursor_path)
         _check_primary_key(job, selected)
@@ -330,9 +330,13 @@ def missing_table(job: Job, target: str) -> str:
             f"and schema_name (names are case-sensitive when quoted).")
 
 
-def column_dicts(table: sa.Table) -> list[dict[str, Any]]:
-    """The table's columns as SQLAlchemy's inspector lists them (name, type, nullable)."""
-    return [{"name": column.name, "type": column.type, "nullable": column.nullable} for column in table.columns]
+def column_dicts(table: sa.Table, contract: TableContract | None = None) -> list[dict[str, Any]]:
+    """The table's columns as SQLAlchemy's inspector lists them (name, type, nullable), and whether the lake holds
+    the column as instants (`zoned`: a MySQL TIMESTAMP is read as one, though its SQL type has no zone)."""
+    lake = contract.lake_types if contract is not None else {}
+    return [{"name": column.name, "type": column.type, "nullable": column.nullable,
+             "zoned": lake[column.name].arrow == TIMESTAMPTZ.arrow if column.name in lake else None}
+            for column in table.columns]
 
 
 def guard(job: Job, target: str, action: Callable[[], Any]) -> Any:
