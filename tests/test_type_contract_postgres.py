@@ -315,3 +315,29 @@ def test_a_wall_clock_watermark_declared_utc_starts_from_an_instant_without_a_wa
     audit = project.audit_rows()[-1]
     # was: dlt's "last_value ... and row value ... differ in timezone awareness" in the audit's warnings
     assert (audit["warnings"], audit["reconciliation"], audit["rows_processed"]) == ("", "MATCH", "2"), audit
+
+
+@pytest.mark.parametrize("backend", ["pyarrow", "adbc", "duckdb", "connectorx"])
+def test_a_column_named_with_a_percent_sign_is_read(project: Project, pg: Any, backend: str) -> None:
+    pg.execute('CREATE TABLE IF NOT EXISTS percent_names (id integer, "growth %" integer, "%s" text)',
+               "TRUNCATE percent_names", "INSERT INTO percent_names VALUES (1, 5, 'x')")
+    _project(project, pg, "percent_names", backend, "FULL")
+    result = project.ingest("run")  # was (adbc, connectorx): column percent_names."growth %%" does not exist
+    assert result.exit_code == 0, result.output
+    assert project.read_lake("pg", "percent_names").to_pylist() == [{"id": 1, "growthx": 5, "_s": "x"}]
+
+
+@pytest.mark.parametrize("backend", ["pyarrow", "adbc"])
+def test_a_text_watermark_holding_a_percent_sign_filters_exactly(project: Project, pg: Any, backend: str) -> None:
+    pg.execute("CREATE TABLE IF NOT EXISTS percent_codes (id integer PRIMARY KEY, code text)", "TRUNCATE percent_codes",
+               "INSERT INTO percent_codes VALUES (1, 'a%b')")
+    _project(project, pg, "percent_codes", backend, "FULL")
+    project.write_workbook([{"source_type": "postgresql", "source_name": "pg", "table_name": "percent_codes",
+                             "load_type": "INCREMENTAL", "watermark_column": "code", "primary_key": "id",
+                             "enabled": "Y"}])
+    assert project.ingest("run").exit_code == 0
+    pg.execute("INSERT INTO percent_codes VALUES (2, 'a%%c'), (3, 'a%c')")  # 'a%%c' < 'a%b' < 'a%c'
+    result = project.ingest("run")  # the cursor stored by the first run, 'a%b', is the window's start
+    assert result.exit_code == 0, result.output
+    assert sorted(project.read_lake("pg", "percent_codes").column("code").to_pylist()) == ["a%b", "a%c"]
+    assert [row["reconciliation"] for row in project.audit_rows()] == ["MATCH", "MATCH"]

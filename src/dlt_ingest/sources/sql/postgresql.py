@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 
 from dlt_ingest.sources.sql.base import BACKENDS, CONNECT_TIMEOUT_SECONDS, BackgroundWork, DatabaseSource
 from dlt_ingest.sources.sql.contract import DriverRefusal, TableContract
-from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
+from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader, sql_text
 from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available
 from dlt_ingest.sources.sql.pg_login import PgLogin
 from dlt_ingest.sources.sql.types import ADBC, CONNECTORX, DUCKDB, PYARROW
@@ -74,7 +74,11 @@ def refuse_unrepresentable(dbapi_connection: Any, _: Any) -> None:
 
 
 class ConnectorxLoader(ConnectorXTableLoader):
-    """dlt's connectorx loader, connecting with the login's libpq URI (the session options included)."""
+    """dlt's connectorx loader, connecting with the login's libpq URI (the session options included), its query
+    sent as `sql_text` (connectorx binds nothing: psycopg2's doubled `%` would reach the server)."""
+
+    def compile_query(self, query: Any) -> str:
+        return sql_text(query, self.engine)
 
     login: PgLogin | None = None  # set by the source
 
