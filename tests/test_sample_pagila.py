@@ -16,7 +16,7 @@ import pytest
 
 import pagila_data
 from conftest import Project
-from pg_values import connect, same
+from server_values import connect, same
 from services.postgres import PostgresDatabase, fresh_database
 
 pytestmark = pytest.mark.slow  # ~10 runs of 16-21 jobs

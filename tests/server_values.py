@@ -1,10 +1,12 @@
-"""What a PostgreSQL server holds, read for comparison with the lake: the driver's typed values, or the text
-the server sends for each value (nothing converted by psycopg2), in the session every backend reads in."""
+"""What a server holds, compared with the lake: PostgreSQL's values as the driver types them or as the text the
+server sends (nothing converted by psycopg2), in the session every backend reads in; and one exact comparison
+of a server's value with a lake's."""
 
 from __future__ import annotations
 
 import math
 import struct
+from datetime import datetime
 from typing import Any
 
 import psycopg2
@@ -37,4 +39,6 @@ def same(expected: Any, landed: Any, kind: pa.DataType) -> bool:
         if pa.types.is_float32(kind):
             expected = struct.unpack("f", struct.pack("f", expected))[0]
         return struct.pack("d", expected) == struct.pack("d", landed)  # -0.0 is not 0.0
-    return bool(expected == landed)  # zoned datetimes compare their instants, decimals their values
+    if isinstance(expected, datetime) and isinstance(landed, datetime):  # zoned ones compare their instants
+        return expected == landed and (expected.tzinfo is None) == (landed.tzinfo is None)
+    return bool(expected == landed)  # decimals compare their values
