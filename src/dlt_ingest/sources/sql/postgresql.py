@@ -77,10 +77,10 @@ class ConnectorxLoader(ConnectorXTableLoader):
     """dlt's connectorx loader, connecting with the login's libpq URI (the session options included), its query
     sent as `sql_text` (connectorx binds nothing: psycopg2's doubled `%` would reach the server)."""
 
+    login: PgLogin | None = None  # set by the source
+
     def compile_query(self, query: Any) -> str:
         return sql_text(query, self.engine)
-
-    login: PgLogin | None = None  # set by the source
 
     def get_connection_url(self) -> str:
         assert self.login is not None, "the PostgreSQL source sets the login"
