@@ -32,8 +32,8 @@ from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
 from dlt_ingest.sources.sql.session import DatabaseSession
 from dlt_ingest.sources.sql.stability import settle, stored_columns
-from dlt_ingest.sources.sql.types import PYARROW, Read, override_type
-from dlt_ingest.workbook.model import Job
+from dlt_ingest.sources.sql.types import PYARROW, TIMESTAMPTZ, Read, override_type
+from dlt_ingest.workbook.model import Job, lake_name
 
 DEFAULT_CHUNK_SIZE = 50_000
 CONNECT_TIMEOUT_SECONDS = 30
@@ -175,7 +175,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         try:
             table, contract, incremental, backend = self.plan_read(job, shared, target)
             changes = settle(contract, lake.stored, lake.legacy, job.evolves, job.name, job.row)
-            columns = column_dicts(table)
+            columns = column_dicts(table, contract)
             warnings: list[str] = []
             if incremental is not None:
                 nulls = guard(job, target, lambda: count_nulls(engine, job, incremental.cursor_path))
@@ -204,8 +204,8 @@ class DatabaseSource(SourceModule[TCredentials]):
         what the row asks that the table refuses raises `RowMismatch`, naming the cell."""
         table = self.reflect_table(job, source_session, target)
         selected = _selected(job, table)
-        contract = TableContract.of(table.name, selected, source_session.engine.dialect, job.column_types)
-        incremental = build_incremental(job, column_dicts(table))
+        contract = self.table_contract(job, table, selected, source_session.engine.dialect)
+        incremental = build_incremental(job, column_dicts(table, contract))
         if incremental is not None:
             _check_cursor(job, contract, incremental.cursor_path)
         _check_primary_key(job, selected)
@@ -220,8 +220,16 @@ class DatabaseSource(SourceModule[TCredentials]):
             return [(exc.workbook_column, exc.message.removeprefix(f"{job.name}: "))]
         return []
 
+    def table_contract(self, job: Job, table: sa.Table, selected: list[sa.Column[Any]], dialect: Any) -> TableContract:
+        """The contract of the `selected` columns (a dialect may withhold a backend for a reason of the table)."""
+        return TableContract.of(table.name, selected, dialect, job.column_types)
+
     def reader_name(self, backend: str, job: Job) -> str:
-        """What actually reads the rows (a dialect may hand incremental windows of a backend to another)."""
+        """What actually reads the rows, for the log (a dialect may hand incremental windows to another)."""
+        return backend
+
+    def reader_of(self, backend: str, job: Job) -> str:
+        """The backend that reads the rows when `backend` is chosen: the one whose reads the contract checks."""
         return backend
 
     def choose_backend(self, job: Job, source_session: DatabaseSession[TCredentials], contract: TableContract
@@ -235,7 +243,7 @@ class DatabaseSource(SourceModule[TCredentials]):
             if wanted not in self.backends:
                 raise RowMismatch(f"{job.name}: backend '{wanted}' is not available for {self.type_name} sources: "
                                   f"use auto or one of {', '.join(self.backends)}.", "backend")
-            contract.refuse_backend(wanted, job.name, job.row)
+            contract.refuse_backend(wanted, job.name, job.row, self.reader_of(wanted, job))
             return wanted
         chosen = contract.first_backend(self.available_backends(source_session, job))
         if chosen is None:
@@ -301,8 +309,24 @@ def _selected(job: Job, table: sa.Table) -> list[sa.Column[Any]]:
             raise RowMismatch(f"{job.name}: {workbook_column} names {', '.join(unknown)}, which table "
                               f"'{job.table_name}' does not have (columns: {', '.join(names)}): fix the workbook row",
                               workbook_column)
-    return [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
-            and c.name not in job.exclude_columns]
+    selected = [c for c in table.columns if (not job.include_columns or c.name in job.include_columns)
+                and c.name not in job.exclude_columns]
+    _refuse_shared_lake_names(job, selected)
+    return selected
+
+
+def _refuse_shared_lake_names(job: Job, columns: list[sa.Column[Any]]) -> None:
+    """Columns whose lake names are one (`zip code` and `zip_code`, `ID` and `id`, `ä` and `ö`): dlt would fail
+    the load with a message whose first line names none of them, and DuckDB would rename one."""
+    by_lake_name: dict[str, list[str]] = {}
+    for column in columns:
+        by_lake_name.setdefault(lake_name(column.name), []).append(column.name)
+    shared = [(name, sources) for name, sources in by_lake_name.items() if len(sources) > 1]
+    if shared:
+        details = "; ".join(f"{', '.join(repr(s) for s in sources)} all land as '{name}'" for name, sources in shared)
+        raise RowMismatch(f"{job.name}: columns of table '{job.table_name}' share a lake column name (dlt's "
+                          f"snake_case): {details}: read one of each with exclude_columns or include_columns",
+                          "exclude_columns")
 
 
 def _check_primary_key(job: Job, columns: Sequence[sa.Column[Any]]) -> None:
@@ -328,9 +352,13 @@ def missing_table(job: Job, target: str) -> str:
             f"and schema_name (names are case-sensitive when quoted).")
 
 
-def column_dicts(table: sa.Table) -> list[dict[str, Any]]:
-    """The table's columns as SQLAlchemy's inspector lists them (name, type, nullable)."""
-    return [{"name": column.name, "type": column.type, "nullable": column.nullable} for column in table.columns]
+def column_dicts(table: sa.Table, contract: TableContract | None = None) -> list[dict[str, Any]]:
+    """The table's columns as SQLAlchemy's inspector lists them (name, type, nullable), and whether the lake holds
+    the column as instants (`zoned`: a MySQL TIMESTAMP is read as one, though its SQL type has no zone)."""
+    lake = contract.lake_types if contract is not None else {}
+    return [{"name": column.name, "type": column.type, "nullable": column.nullable,
+             "zoned": lake[column.name].arrow == TIMESTAMPTZ.arrow if column.name in lake else None}
+            for column in table.columns]
 
 
 def guard(job: Job, target: str, action: Callable[[], Any]) -> Any:

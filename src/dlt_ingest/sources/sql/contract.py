@@ -9,7 +9,7 @@ type holds (infinite dates, 24:00:00, a float that is no float32) are refused na
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ class TableContract:
     dialect: str
     columns: list[ColumnContract]
     lake_types: dict[str, LakeType] = field(default_factory=dict)  # per column; the contract's unless the lake's
+    limits: dict[str, str] = field(default_factory=dict)  # column -> why a backend its type allows cannot read it
 
     def __post_init__(self) -> None:
         for column in self.columns:
@@ -77,20 +78,28 @@ class TableContract:
         """dlt column hints describing exactly the lake schema (every column nullable, as Parquet holds it)."""
         return {c.name: {"name": c.name, **self.lake_types[c.name].hint, "nullable": True} for c in self.columns}
 
+    def withhold(self, backend: str, names: Iterable[str], why: str) -> None:
+        """`backend` cannot read these columns exactly, for a reason of the table rather than of their types."""
+        wanted = set(names)
+        self.columns = [replace(c, readers=c.readers - {backend}) if c.name in wanted else c for c in self.columns]
+        self.limits.update(dict.fromkeys(wanted & set(self.lake_types), why))
+
     def unreadable(self, backend: str) -> list[ColumnContract]:
         return [c for c in self.columns if not c.readable_by(backend)]
 
     def first_backend(self, preference: Sequence[str]) -> str | None:
         return next((b for b in preference if not self.unreadable(b)), None)
 
-    def refuse_backend(self, backend: str, job_name: str, row: int) -> None:
-        """A forced backend that cannot keep a column exact: refused before anything is read."""
-        columns = self.unreadable(backend)
+    def refuse_backend(self, backend: str, job_name: str, row: int, reader: str | None = None) -> None:
+        """A forced backend that cannot keep a column exact: refused before anything is read. `reader`: the
+        backend that actually reads the rows when `backend` is forced (PostgreSQL's duckdb hands incremental
+        windows to adbc)."""
+        columns = self.unreadable(reader or backend)
         if not columns:
             return
         details = "; ".join(
-            f"{c.name} ({c.source_type}) can be read by {', '.join(b for b in BACKENDS if c.readable_by(b))}"
-            for c in columns)
+            f"{c.name} ({c.source_type}{', ' + self.limits[c.name] if c.name in self.limits else ''}) can be read by "
+            f"{', '.join(b for b in BACKENDS if c.readable_by(b))}" for c in columns)
         raise RowMismatch(f"{job_name}: backend '{backend}' in workbook row {row} cannot read every column "
                           f"exactly: {details}: use auto or one of those backends", "backend")
 

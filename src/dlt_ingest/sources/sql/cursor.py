@@ -48,7 +48,7 @@ def build_incremental(job: Job, columns: list[dict[str, Any]]) -> Incremental[An
         return None
     column = find_column(job, columns)
     return IncrementalCursor[Any](
-        column["name"], initial_value=convert_watermark(job, column["type"]),
+        column["name"], initial_value=convert_watermark(job, column["type"], column.get("zoned")),
         on_cursor_value_missing="exclude", row_order="asc",
     )
 
@@ -84,7 +84,7 @@ def count_query(job: Job, columns: list[dict[str, Any]], after: Any, until: Any)
     table = sa.table(job.table_name, sa.column(found["name"], found["type"]), schema=job.schema_name)
     cursor = table.c[found["name"]]
     conditions = [cursor.isnot(None)]
-    start = convert_watermark(job, found["type"]) if after is None else after
+    start = convert_watermark(job, found["type"], found.get("zoned")) if after is None else after
     if start is not None:
         conditions.append(cursor >= start)
     if until is not None:
@@ -99,8 +99,10 @@ def _python_type(column_type: Any) -> Any:
         return None
 
 
-def convert_watermark(job: Job, column_type: Any) -> Any:
-    """Turn the workbook's `last_watermark` into the column's Python type (dlt refuses strings on datetimes)."""
+def convert_watermark(job: Job, column_type: Any, zoned: bool | None = None) -> Any:
+    """Turn the workbook's `last_watermark` into the column's Python type (dlt refuses strings on datetimes).
+    `zoned`: whether the lake holds the column's values as instants (else the SQL type's own zone decides), so
+    the first cursor value is as zone-aware as the rows dlt compares it with."""
     value: WatermarkValue | None = job.last_watermark
     if value is None:
         return None
@@ -108,7 +110,7 @@ def convert_watermark(job: Job, column_type: Any) -> Any:
     try:
         if target is datetime:
             result = _as_datetime(value)
-            if getattr(column_type, "timezone", False):
+            if getattr(column_type, "timezone", False) if zoned is None else zoned:
                 return result if result.tzinfo else result.replace(tzinfo=timezone.utc)
             return result.replace(tzinfo=None)  # a column without zone holds wall-clock values
         if target is date:

@@ -6,9 +6,10 @@ from typing import Any
 
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import BaseConfiguration
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 
 from dlt_ingest.sources.sql.base import CONNECT_TIMEOUT_SECONDS, DatabaseSource
+from dlt_ingest.sources.sql.types import MYSQL_SPATIAL_TYPES
 
 
 @configspec
@@ -36,3 +37,10 @@ class MysqlSource(DatabaseSource[MysqlCredentials]):
         """A UTC session: a TIMESTAMP column is read as its instant, whatever the server's time zone."""
         return {"connect_args": {"connect_timeout": int(credentials.connect_timeout),
                                  "init_command": "SET time_zone = '+00:00'"}}
+
+    def create_engine(self, credentials: MysqlCredentials) -> Engine:
+        """The engine's dialect (only this one) reflects the spatial types, which SQLAlchemy does not know."""
+        engine = super().create_engine(credentials)
+        dialect: Any = engine.dialect  # MySQL's dialect: reflection looks types up in its ischema_names
+        dialect.ischema_names = {**dialect.ischema_names, **MYSQL_SPATIAL_TYPES}
+        return engine

@@ -9,6 +9,7 @@ memory stays bounded by a few batches whatever the table size.
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,16 @@ PARALLEL_MIN_ROWS = 1_000_000  # below this a second connection costs more than 
 QUEUE_BATCHES = 1  # batches waiting per reader at most: the memory bound of the parallel read
 
 
+def sql_text(query: Any, engine: sa.Engine) -> str:
+    """`query` as the SQL text a driver that binds nothing itself (ADBC, connectorx) sends as is: values inline,
+    and `%` left alone. psycopg2's dialect doubles every `%` (in identifiers and literals) for its own
+    substitution, so a column named `growth %` would not be found and a literal `'a%b'` would match `'a%%b'`."""
+    dialect = copy.copy(engine.dialect)
+    dialect.paramstyle = "named"
+    dialect.identifier_preparer = dialect.preparer(dialect)
+    return str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
 class AdbcTableLoader(BaseTableLoader):
     """dlt table loader that reads through ADBC; dlt's own query (columns, cursor filter, order) is kept."""
 
@@ -44,6 +55,9 @@ class AdbcTableLoader(BaseTableLoader):
         assert key is not None
         queries = [self.compile_query(query.where(key >= low, key < high)) for low, high in ranges]
         yield from self._read_parallel(queries)
+
+    def compile_query(self, query: Any) -> str:
+        return sql_text(query, self.engine)
 
     def _database(self) -> Any:
         """ADBC's low-level database handle: its DB-API module would import pyarrow.dataset (~0.2 s a run)."""

@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 
 from dlt_ingest.sources.sql.base import BACKENDS, CONNECT_TIMEOUT_SECONDS, BackgroundWork, DatabaseSource
 from dlt_ingest.sources.sql.contract import DriverRefusal, TableContract
-from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader
+from dlt_ingest.sources.sql.pg_adbc import AdbcTableLoader, sql_text
 from dlt_ingest.sources.sql.pg_duckdb import DuckDbTableLoader, SnapshotStart, duckdb_available
 from dlt_ingest.sources.sql.pg_login import PgLogin
 from dlt_ingest.sources.sql.session import DatabaseSession
@@ -112,9 +112,13 @@ def refuse_unrepresentable(dbapi_connection: Any, _: Any) -> None:
 
 
 class ConnectorxLoader(ConnectorXTableLoader):
-    """dlt's connectorx loader, connecting with the login's libpq URI (the session options included)."""
+    """dlt's connectorx loader, connecting with the login's libpq URI (the session options included), its query
+    sent as `sql_text` (connectorx binds nothing: psycopg2's doubled `%` would reach the server)."""
 
     login: PgLogin | None = None  # set by the source
+
+    def compile_query(self, query: Any) -> str:
+        return sql_text(query, self.engine)
 
     def get_connection_url(self) -> str:
         assert self.login is not None, "the PostgreSQL source sets the login"
@@ -152,6 +156,19 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
                 domain.data_type = base_type(bases.get(column.name, ""), domain.data_type)
         return table
 
+    def table_contract(self, job: Job, table: sa.Table, selected: list[sa.Column[Any]], dialect: Any
+                       ) -> TableContract:
+        """DuckDB's scanner folds column names to one case: of `"ID"` and `id` it reads `"ID"` for either, and
+        it would land one column's values under the other's name; ADBC and the others read such a table."""
+        contract = super().table_contract(job, table, selected, dialect)
+        folded: dict[str, list[str]] = {}
+        for column in table.columns:
+            folded.setdefault(column.name.casefold(), []).append(column.name)
+        twins = [name for names in folded.values() if len(names) > 1 for name in names]
+        if twins:
+            contract.withhold(DUCKDB, twins, "another column's name differs only in case")
+        return contract
+
     def create_engine(self, credentials: PostgresCredentials) -> sa.Engine:
         engine = super().create_engine(credentials)
         sa.event.listen(engine, "connect", refuse_unrepresentable)
@@ -185,7 +202,12 @@ class PostgresSource(DatabaseSource[PostgresCredentials]):
         return [*found, PYARROW]
 
     def reader_name(self, backend: str, job: Job) -> str:
-        return "adbc (duckdb reads FULL snapshots only)" if backend == DUCKDB and job.is_incremental else backend
+        return "adbc (duckdb reads FULL snapshots only)" if self.reader_of(backend, job) != backend else backend
+
+    def reader_of(self, backend: str, job: Job) -> str:
+        """A forced duckdb reads FULL snapshots only: its incremental windows stream through ADBC
+        (`DuckDbTableLoader`), so ADBC's reads are the ones the contract checks."""
+        return ADBC if backend == DUCKDB and job.is_incremental else backend
 
     def start_background_work(self, job: Job, engine: sa.Engine, credentials: PostgresCredentials, backend: str,
                               contract: TableContract) -> BackgroundWork | None:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import mssql, mysql, oracle, sqlite
 from sqlalchemy.dialects import postgresql as pg
 
 from dlt_ingest.sources.registry import REGISTRY
-from dlt_ingest.sources.sql.types import BACKENDS, Read, contract_for
+from dlt_ingest.sources.sql.types import BACKENDS, MYSQL_SPATIAL_TYPES, Read, contract_for
 
 BEGIN, END = "<!-- type-contract:begin -->", "<!-- type-contract:end -->"
 
@@ -29,6 +29,7 @@ SAMPLES: dict[str, list[Any]] = {
         mysql.FLOAT(), mysql.DOUBLE(), mysql.BIT(1), mysql.BIT(64), mysql.YEAR(), mysql.DATE(), mysql.DATETIME(fsp=6),
         mysql.TIMESTAMP(fsp=6), mysql.TIME(fsp=6), mysql.CHAR(10), mysql.VARCHAR(20), mysql.LONGTEXT(),
         mysql.BINARY(4), mysql.BLOB(), mysql.ENUM("a", "b"), mysql.SET("a", "b"), mysql.JSON(),
+        MYSQL_SPATIAL_TYPES["geometry"](),
     ],
     "sqlite": [sqlite.INTEGER(), sqlite.REAL(), sqlite.NUMERIC(12, 2), sqlite.TEXT(), sqlite.BLOB(), sqlite.DATE(),
                sqlite.TIMESTAMP()],

@@ -199,8 +199,29 @@ def postgresql_rule(name: str, t: Any, source: str) -> ColumnContract | None:
     return _text(name, source)  # inet, cidr, macaddr, bit, xml, tsvector, ranges, point, composite, unknown
 
 
+class MysqlSpatial(sa.types.UserDefinedType[bytes]):
+    """A MySQL/MariaDB spatial type, which SQLAlchemy's dialect does not know (it would reflect NullType, read as
+    text: the server refuses to CAST a geometry to CHAR)."""
+
+    cache_ok = True
+    type_name = "geometry"
+
+    def get_col_spec(self, **_: Any) -> str:
+        return self.type_name
+
+
+# the spatial types by the name the catalog reflects them as (the MySQL source adds them to its dialect's names)
+MYSQL_SPATIAL_TYPES: dict[str, type[MysqlSpatial]] = {
+    kind: type(kind.upper(), (MysqlSpatial,), {"type_name": kind, "cache_ok": True})
+    for kind in ("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+                 "geometrycollection", "geomcollection")}
+
+
 def mysql_rule(name: str, t: Any, source: str) -> ColumnContract | None:
     """MySQL and MariaDB through PyMySQL's text protocol."""
+    if isinstance(t, MysqlSpatial):
+        return _native(name, source, BINARY, frozenset({PYARROW}),
+                       note="the server's value: a 4-byte SRID (little-endian), then the WKB")
     if isinstance(t, mysql.BIT):
         bits = int(t.length or 1)
         lake = INT64 if bits < 64 else decimal_type(20, 0)
