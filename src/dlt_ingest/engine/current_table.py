@@ -9,9 +9,7 @@ import dlt
 from dlt.extract import DltResource, DltSource
 
 from dlt_ingest.errors import SourceError
-from dlt_ingest.workbook.model import Job
-
-CURRENT_SUFFIX = "_current"
+from dlt_ingest.workbook.model import CURRENT_SUFFIX, Job
 
 
 def wants_current_table(job: Job, default: bool) -> bool:

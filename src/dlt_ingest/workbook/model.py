@@ -13,6 +13,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 WatermarkValue = datetime | date | int | str
 
 _SNAKE = NamingConvention()
+CURRENT_SUFFIX = "_current"  # the folder of a job's current-state Delta table: `<table>_current`
 
 
 class LoadType(str, Enum):
