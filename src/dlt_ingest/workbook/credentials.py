@@ -68,6 +68,8 @@ def _in_query(text: str) -> Iterator[tuple[str, str]]:
 def credentials_in(text: str) -> list[tuple[str, str]]:
     """(what it is, the secret value) for every credential in a cell's text."""
     found: list[tuple[str, str]] = []
+    if "=" not in text and "@" not in text and not text.lstrip().startswith(("{", "[")):
+        return found  # a plain name or path: no credential can hide in it
     for match in _URL_PASSWORD.finditer(text):
         found.append(("a password in a URL (user:password@)", unquote(match.group(2))))
     for match in _CONNECTION_PASSWORD.finditer(text):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from openpyxl.utils import get_column_letter
 
-from dlt_ingest.errors import CellProblem, WorkbookError
+from dlt_ingest.errors import CellProblem, WorkbookError, WorkbookValidationError
 from dlt_ingest.workbook.columns import COLUMNS_BY_NAME, REQUIRED_COLUMNS, SHEET_NAME
 from dlt_ingest.workbook.xlsx import (
     NotAWorksheet,
@@ -27,18 +27,17 @@ from dlt_ingest.workbook.xlsx import (
     read_shared_strings,
     worksheet_part,
 )
-from dlt_ingest.workbook.xlsx_sheet import IGNORE, KEEP, STRAY, SheetStream
+from dlt_ingest.workbook.xlsx_sheet import IGNORE, KEEP, STRAY, stream_sheet
 
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")  # .xls files and encrypted .xlsx files
-MAX_JOB_ROWS = 100_000  # rows below the header with a value in a known column
+MAX_JOB_ROWS = 10_000  # rows below the header with a value in a known column: a few seconds to validate
 MAX_HEADER_SEARCH = 1_000  # rows holding only empty text before the header
 MAX_STRAY_PROBLEMS = 20
 NO_HEADER = "(no header)"
 _RESAVE = "open it in Excel and save it again as 'Excel Workbook (.xlsx)' (or restore it from version control)"
 
 
-@dataclass(frozen=True)
-class RawCell:
+class RawCell(NamedTuple):
     """A cell's value and how Excel stored it: text, number, bool, date, time, error, formula or damaged."""
 
     value: Any
@@ -108,9 +107,9 @@ def read_sheet(path: str | Path, sheet: str = SHEET_NAME) -> RawSheet:
         with zipfile.ZipFile(path) as archive:
             workbook = open_workbook(archive)
             part = worksheet_part(workbook, sheet)
-            builder = _SheetBuilder(str(path), sheet, workbook)
-            SheetStream(workbook, part, builder.on_row, builder.wants, builder.on_stray).parse()
-            return builder.finish()
+            sink = stream_sheet(workbook, part, lambda: _SheetBuilder(str(path), sheet, workbook))
+            assert isinstance(sink, _SheetBuilder)
+            return sink.finish()
     except PackageDamaged as exc:
         raise WorkbookError(f"{path} is damaged or not an Excel workbook: its part {exc.part} {exc.detail}; "
                             f"{_RESAVE}.") from None
@@ -142,6 +141,7 @@ class _SheetBuilder:
         self.cell_problems: list[CellProblem] = []
         self.strays = 0
         self.searched = 0
+        self.too_many: CellProblem | None = None
         self.rows: list[tuple[int, list[SheetCell]]] = []
 
     def wants(self, column: int) -> int:
@@ -163,9 +163,9 @@ class _SheetBuilder:
         if self.columns is None:
             return self._header(number, cells)
         if len(self.rows) >= MAX_JOB_ROWS:
-            self.cell_problems.append(CellProblem(
-                self.sheet, number, "", "", f"the sheet has more than {MAX_JOB_ROWS:,} job rows: split the jobs "
-                "into several workbooks (one per team or schedule) and run each with --config"))
+            self.too_many = CellProblem(
+                self.sheet, number, "(row)", "", f"the sheet has more than {MAX_JOB_ROWS:,} job rows: split the jobs "
+                "into several workbooks (one per team or schedule) and run each with --config")
             return False
         self.rows.append((number, cells))
         return True
@@ -210,6 +210,8 @@ class _SheetBuilder:
                 f"{self.path}: sheet '{self.sheet}' is empty: add a header row with the columns "
                 f"{', '.join(REQUIRED_COLUMNS)} and one row per job (see docs/configuration.md)."
             )
+        if self.too_many is not None:  # not one row is validated: the file must be split first
+            raise WorkbookValidationError(self.path, [*self.problems, *self.cell_problems, self.too_many])
         wanted = {c.value for _, cells in self.rows for c in cells if c.kind == "shared"}
         strings = read_shared_strings(self.workbook, wanted)
         rows: list[RawRow] = []

@@ -25,7 +25,7 @@ from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
 MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # Excel's grid
 SMALL_PART_BYTES = 64 * 1024 * 1024  # content types, workbook, relationships, styles
 LARGE_PART_BYTES = 1024 * 1024 * 1024  # a sheet or the shared strings: about 20 s of parsing at most
-_CHUNK = 1 << 20
+CHUNK_BYTES = 1 << 20
 _WORKSHEET = "/relationships/worksheet"
 _OFFICE_DOCUMENT = "/relationships/officeDocument"
 
@@ -65,6 +65,15 @@ def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1]
 
 
+def refuse_dtd(parser: Any, part: str) -> None:
+    """No DTD, no entity declarations: Excel never writes them, and they are how XML bombs work."""
+    def no_dtd(*_: Any) -> None:
+        raise PackageDamaged(part, "declares a DTD, which no Excel file does")
+
+    parser.StartDoctypeDeclHandler = no_dtd
+    parser.EntityDeclHandler = no_dtd
+
+
 class Package:
     """The zip and its parts, each read through a bounded, DTD-free XML parser."""
 
@@ -83,12 +92,7 @@ class Package:
         parser = expat.ParserCreate(namespace_separator="}")
         parser.buffer_text = True
         parser.buffer_size = 1 << 16
-
-        def no_dtd(*_: Any) -> None:
-            raise PackageDamaged(part, "declares a DTD, which no Excel file does")
-
-        parser.StartDoctypeDeclHandler = no_dtd
-        parser.EntityDeclHandler = no_dtd
+        refuse_dtd(parser, part)
         if start is not None:
             parser.StartElementHandler = lambda name, attrs: start(_local(name), attrs)
         if end is not None:
@@ -107,7 +111,7 @@ class Package:
     @staticmethod
     def _feed(parser: Any, stream: IO[bytes], stop: Callable[[], bool] | None) -> None:
         while True:
-            chunk = stream.read(_CHUNK)
+            chunk = stream.read(CHUNK_BYTES)
             if not chunk:
                 parser.Parse(b"", True)
                 return
