@@ -75,7 +75,7 @@ _STRUCTURAL: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?i)([\"'])(" + _SECRET_NAME + r")\1(\s*:\s*)([\"'])((?:\\.|(?!\4).)*)(\4|$)"),
      lambda m: m.group(1) + m.group(2) + m.group(1) + m.group(3) + m.group(4) + MASK + m.group(6)),
     # access_token=x in query strings and form bodies; Password=x; in connection strings
-    (re.compile(r"(?i)(^|[?&;\s\"'{,(])(" + _SECRET_NAME + r"|key)(\s*=\s*)([^&\s\"'#;,)]+)"),
+    (re.compile(r"(?i)(^|[?&;\s\"'{,(])(" + _SECRET_NAME + r"|key)(\s*=)([^&\s\"'#;,)]+)"),
      lambda m: m.group(1) + m.group(2) + m.group(3) + MASK),
 ]
 

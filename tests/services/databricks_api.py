@@ -1,7 +1,9 @@
 """A small Databricks workspace on 127.0.0.1 answering the Secrets API the way the SDK expects.
 
 Endpoints: /api/2.0/secrets/get (values base64-encoded), /put, /list, /scopes/create, /scopes/list.
-Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails).
+Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails), and
+`echo_credentials = True` to put the Authorization header it received into its error messages (a server
+that echoes tokens, for the leak tests).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class DatabricksWorkspace:
 
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)
     deny_reads: bool = False
+    echo_credentials: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -38,6 +41,7 @@ class DatabricksWorkspace:
         self.scopes.clear()
         self.requests.clear()
         self.deny_reads = False
+        self.echo_credentials = False
 
     def stop(self) -> None:
         if self.server is not None:
@@ -62,8 +66,10 @@ def _handler(state: DatabricksWorkspace) -> type[BaseHTTPRequestHandler]:
             self._send(status, {"error_code": code, "message": message})
 
         def _authorized(self) -> bool:
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._error(401, "UNAUTHENTICATED", "Invalid access token.")
+            received = self.headers.get("Authorization") or ""
+            if received != f"Bearer {TOKEN}":
+                echoed = f" You sent: Authorization: {received}" if state.echo_credentials else ""
+                self._error(401, "UNAUTHENTICATED", f"Invalid access token.{echoed}")
                 return False
             return True
 

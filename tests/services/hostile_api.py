@@ -132,7 +132,8 @@ def echoing(kind: str) -> Callable[[RecordingServer, Received], Reply]:
     def respond(server: RecordingServer, request: Received) -> Reply:
         if query_of(request).get("page") != "2":
             return json_reply({"data": ITEMS, "next": server.url("/api/items?page=2")})
-        echo = "; ".join(f"{k}: {v}" for k, v in request.headers.items()) + f"; query {urlparse(request.path).query}"
+        first = sorted(request.headers.items(), key=lambda item: item[0].lower() not in ("authorization", "x-api-key"))
+        echo = f"query {urlparse(request.path).query}; " + "; ".join(f"{k}: {v}" for k, v in first)
         if kind == "json-error":
             return json_reply({"error": {"message": f"request refused, it carried {echo}"}}, status=400)
         if kind == "not-json":

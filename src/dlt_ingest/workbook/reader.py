@@ -151,6 +151,9 @@ class _SheetBuilder:
             return KEEP
         return IGNORE if column in self.headed else STRAY
 
+    def ignored(self) -> frozenset[int]:
+        return frozenset(self.headed - set(self.columns)) if self.columns is not None else frozenset()
+
     def on_stray(self, row: int, column: int) -> None:
         self.strays += 1
         if self.strays <= MAX_STRAY_PROBLEMS:

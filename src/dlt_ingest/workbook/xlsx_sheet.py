@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from xml.parsers import expat
 
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 
 from dlt_ingest.workbook.xlsx import (
@@ -57,6 +58,10 @@ class RowSink(Protocol):
     def on_row(self, number: int, cells: list[SheetCell]) -> bool: ...
 
     def on_stray(self, row: int, column: int) -> None: ...
+
+    def ignored(self) -> frozenset[int]:
+        """The columns `wants` IGNOREs (known once the header is read), so a scan may skip them unseen."""
+        ...
 
 
 class NeedsFullParser(Exception):
@@ -206,18 +211,29 @@ class FastSheetScan:
         self.stopped = False
         self.columns: dict[str, int] = {}
         self.row_close = ""
+        self.prefix = ""
+        self.ignored: frozenset[int] = frozenset()
 
     def _patterns(self, prefix: str) -> None:
         p = re.escape(prefix)
         self.row_close = f"</{prefix}row>"
         # Excel, LibreOffice and openpyxl write `r` first; a cell written otherwise takes the slower branch
-        # only the start tag: a cell's body is looked at (str.find) when its column is wanted
-        self.cell = re.compile(rf'<{p}c\b(?: r="([A-Z]{{1,3}})([0-9]{{1,7}})")?([^>]*?)(/?)>')
+        self.prefix = prefix
+        self.cell = self._cell_pattern(frozenset())
         self.cell_close = f"</{prefix}c>"
         self.formula = re.compile(rf"<{p}f\b[^>]*?(?:/>|>(.*?)</{p}f>)", re.S)
         self.value = re.compile(rf"<{p}v\b[^>]*?(?:/>|>(.*?)</{p}v>)", re.S)
         self.text = re.compile(rf"<{p}t\b[^>]*?(?:/>|>(.*?)</{p}t>)", re.S)
         self.phonetic = re.compile(rf"<{p}rPh\b.*?</{p}rPh>", re.S)
+
+    def _cell_pattern(self, ignored: frozenset[int]) -> re.Pattern[str]:
+        """Start tags of cells, skipping (inside the regular expression engine) those named in an ignored column;
+        a cell's body is looked at (str.find) only when its column is wanted."""
+        self.ignored = ignored
+        p = re.escape(self.prefix)
+        skip = "|".join(get_column_letter(c) for c in sorted(ignored))
+        unseen = f'(?! r="(?:{skip})[0-9])' if skip else ""
+        return re.compile(rf'<{p}c\b{unseen}(?: r="([A-Z]{{1,3}})([0-9]{{1,7}})")?([^>]*?)(/?)>')
 
     def parse(self) -> None:
         info = self.workbook.package.names.get(self.part)
@@ -278,6 +294,8 @@ class FastSheetScan:
         cells: list[SheetCell] = []
         row = 0
         wants, columns, part = self.sink.wants, self.columns, self.part
+        if self.sink.ignored() != self.ignored:
+            self.cell = self._cell_pattern(self.sink.ignored())
         for match in self.cell.finditer(text):
             letters, digits = match.group(1), match.group(2)
             if letters is None:

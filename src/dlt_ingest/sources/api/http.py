@@ -52,9 +52,11 @@ def _pick(credentials: Any, name: str, default: Any) -> Any:
 
 
 def _preview(response: Response) -> str:
-    text = response.content[:BODY_PREVIEW].decode("utf-8", errors="replace")
+    """The body's start, masked before it is cut: a secret cut in half would not be recognised."""
+    text = redact(response.content[:BODY_PREVIEW * 64].decode("utf-8", errors="replace"))
     text = " ".join(text.split())
-    more = "..." if len(response.content) > BODY_PREVIEW else ""
+    more = "..." if len(text) > BODY_PREVIEW or len(response.content) > BODY_PREVIEW * 64 else ""
+    text = text[:BODY_PREVIEW]
     return f"'{text}{more}'" if text else "(empty body)"
 
 

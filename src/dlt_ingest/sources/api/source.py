@@ -38,6 +38,7 @@ from dlt_ingest.sources.api.options import (
 from dlt_ingest.sources.api.origin import OriginGuard
 from dlt_ingest.sources.api.paging import checked_paginator
 from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule
+from dlt_ingest.workbook.credentials import is_secret_parameter
 from dlt_ingest.workbook.model import Job
 
 AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2")
@@ -195,6 +196,9 @@ class ApiSource(SourceModule[ApiCredentials]):
                       **check_params(job.extra.get("api_params"), "api_params")}
         except ValueError as exc:
             raise SourceError(f"{job.name}: {exc}") from None
+        for name, value in params.items():  # e.g. an api_key kept in [sources.<name>.params] of secrets.toml
+            if is_secret_parameter(str(name)):
+                register_secret(value)
         endpoint: dict[str, Any] = {"path": str(job.api_endpoint).lstrip("/"), "params": params}
         paginator = parse_paginator(job.extra.get("paginator"))
         endpoint["paginator"] = checked_paginator(job.name, endpoint["path"], paginator, job.primary_key)
