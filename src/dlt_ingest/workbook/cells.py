@@ -158,6 +158,15 @@ def parse_watermark(value: Any) -> WatermarkValue:
         ) from None
 
 
+def parse_literal_watermark(value: str) -> WatermarkValue:
+    """A quote-prefixed `last_watermark` (how write-back stores a text cursor; also what an analyst types after
+    a '): a date, datetime or whole number when it reads as one, else the cursor's text exactly as it is."""
+    try:
+        return parse_watermark(value)
+    except CellValueError:
+        return value
+
+
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise CellValueError("is TRUE/FALSE: type a whole number such as 50000")

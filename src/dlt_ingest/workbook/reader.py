@@ -42,6 +42,7 @@ class RawCell(NamedTuple):
 
     value: Any
     kind: str = "text"
+    quoted: bool = False  # text with Excel's quote prefix: meant literally (write-back writes cursors so)
 
     @property
     def is_formula(self) -> bool:
@@ -222,7 +223,7 @@ class _SheetBuilder:
             raw: dict[str, RawCell] = {}
             for cell in cells:
                 name = self.columns.get(cell.column)
-                value = _raw_cell(cell, strings)
+                value = _raw_cell(cell, strings, self.workbook.quoted_styles)
                 if name is None or value is None or name in raw:
                     continue
                 raw[name] = value
@@ -231,13 +232,15 @@ class _SheetBuilder:
         return RawSheet(self.path, self.sheet, self.letters, rows, self.problems, self.warnings, self.cell_problems)
 
 
-def _raw_cell(cell: SheetCell, strings: dict[int, str]) -> RawCell | None:
+def _raw_cell(cell: SheetCell, strings: dict[int, str], quoted: set[int]) -> RawCell | None:
     """The cell as validation sees it; None for empty text."""
     kind, value = cell.kind, cell.value
     if kind == "shared":
         if value not in strings:
             return RawCell(f"refers to the shared string {value}, which the file does not have", "damaged")
         kind, value = "text", strings[value]
-    if kind == "text" and not value.strip():
-        return None
+    if kind == "text":
+        if not value.strip():
+            return None
+        return RawCell(value, kind, cell.style in quoted)
     return RawCell(value, kind)

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dlt_ingest.errors import CellProblem, WorkbookValidationError
-from dlt_ingest.workbook.cells import CellValueError, kind_problem, parse_bool, parser_for, text_of
+from dlt_ingest.workbook.cells import (
+    CellValueError,
+    kind_problem,
+    parse_bool,
+    parse_literal_watermark,
+    parser_for,
+    text_of,
+)
 from dlt_ingest.workbook.columns import SHEET_NAME
 from dlt_ingest.workbook.credentials import refuse_credentials
 from dlt_ingest.workbook.model import CURRENT_SUFFIX, Job, LoadType, lake_name
@@ -67,6 +74,9 @@ class _RowChecker:
             wrong_kind = kind_problem(column, cell.kind, cell.value)
             if wrong_kind:
                 self.problem(column, wrong_kind)
+                continue
+            if column == "last_watermark" and cell.quoted:  # a cursor written back from the source's data
+                parsed[column] = parse_literal_watermark(cell.value)
                 continue
             credential = refuse_credentials(cell.value, source_name) if isinstance(cell.value, str) else None
             if credential:

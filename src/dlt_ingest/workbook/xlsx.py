@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 from xml.parsers import expat
@@ -148,6 +148,7 @@ class Workbook:
     date_styles: set[int]
     time_styles: set[int]
     shared_strings: str | None
+    quoted_styles: set[int] = field(default_factory=set)  # Excel's quote prefix: the text is literal
 
 
 def open_workbook(archive: zipfile.ZipFile) -> Workbook:
@@ -173,16 +174,19 @@ def open_workbook(archive: zipfile.ZipFile) -> Workbook:
     sheets = {name: relations.get(relation, ("", "")) for name, relation in order}
     styles = next((t for k, t in relations.values() if k.endswith("/relationships/styles")), None)
     strings = next((t for k, t in relations.values() if k.endswith("/relationships/sharedStrings")), None)
-    date_styles, time_styles = _date_styles(package, styles) if styles in package.names else (set(), set())
+    date_styles, time_styles, quoted = _cell_styles(package, styles) if styles in package.names else (set(), set(),
+                                                                                                    set())
     return Workbook(package, sheets, epoch[0], date_styles, time_styles,
-                    strings if strings in package.names else None)
+                    strings if strings in package.names else None, quoted)
 
 
-def _date_styles(package: Package, part: str | None) -> tuple[set[int], set[int]]:
-    """Indexes of cell formats (the `s` of a cell) that show a number as a date, and as a duration."""
+def _cell_styles(package: Package, part: str | None) -> tuple[set[int], set[int], set[int]]:
+    """Indexes of cell formats (the `s` of a cell) that show a number as a date, as a duration, and that carry
+    Excel's quote prefix (text typed after a ')."""
     assert part is not None
     custom: dict[int, str] = {}
     formats: list[int] = []
+    quoted: set[int] = set()
     inside = [""]
 
     def start(tag: str, attrs: dict[str, str]) -> None:
@@ -194,6 +198,8 @@ def _date_styles(package: Package, part: str | None) -> tuple[set[int], set[int]
         elif tag in ("cellXfs", "cellStyleXfs"):
             inside[0] = tag
         elif tag == "xf" and inside[0] == "cellXfs":
+            if attrs.get("quotePrefix", "0").lower() in ("1", "true"):
+                quoted.add(len(formats))
             try:
                 formats.append(int(attrs.get("numFmtId", "0")))
             except ValueError:
@@ -211,7 +217,7 @@ def _date_styles(package: Package, part: str | None) -> tuple[set[int], set[int]
             dates.add(index)
         if is_timedelta_format(code):
             times.add(index)
-    return dates, times
+    return dates, times, quoted
 
 
 def read_shared_strings(workbook: Workbook, wanted: set[int]) -> dict[int, str]:
