@@ -16,6 +16,7 @@ import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
+from dlt_ingest.destinations.filesystem.atomic import is_partial
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
 from dlt_ingest.destinations.filesystem.orphans import newest_file_schema, remove_orphan_files, remove_unfinished_states
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
@@ -60,9 +61,14 @@ class FilesystemDestination:
         return [f"ignored {len(unfinished)} stored state(s) of a load that never completed"] if unfinished else []
 
     def prepare_load(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
-        orphans = remove_orphan_files(pipeline, job.lake_table)
+        removed = remove_orphan_files(pipeline, job.lake_table)
         self.lake.ensure_dataset(pipeline)  # before jobs of one source race to create it
-        return [f"removed {len(orphans)} file(s) of a load that never completed"] if orphans else []
+        partial = [path for path in removed if is_partial(path)]
+        warnings = [f"removed {len(removed) - len(partial)} file(s) of a load that never completed"] \
+            if len(removed) > len(partial) else []
+        if partial:
+            warnings.append(f"removed {len(partial)} unfinished copy(ies) of a run that was killed while writing")
+        return warnings
 
     def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
         return newest_file_schema(pipeline, job.lake_table)

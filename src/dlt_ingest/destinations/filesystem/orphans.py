@@ -3,7 +3,8 @@
 While the local working folder survives, a crashed load is resumed and rewrites the same file names, so
 nothing is orphaned. When the folder is lost (ephemeral compute) the next run extracts anew under a new
 load id; the files the dead run had uploaded would stay in the lake with no completion record. Readers
-that follow the reading rule ignore them, but a naive reader would count them twice, so they go.
+that follow the reading rule ignore them, but a naive reader would count them twice, so they go. So do
+the hidden `.<name>.partial` files of a copy a killed process never finished (see `atomic.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dlt_ingest.destinations.filesystem.atomic import is_partial
 
 log = logging.getLogger("dlt_ingest.job")
 
@@ -58,8 +61,9 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
                 continue
             for path in fs.find(folder):
                 load_id = _load_id_of(path)
-                if path.endswith(".parquet") and load_id not in completed and load_id not in pending:
-                    fs.rm(path)
+                if is_partial(path) or (path.endswith(".parquet") and load_id not in completed
+                                        and load_id not in pending):
+                    fs.rm(path)  # a partial file is a copy a killed process never finished
                     removed.append(path)
     if removed:
         log.warning("removed %d file(s) of a load that never completed: %s", len(removed), ", ".join(removed))
@@ -86,7 +90,11 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
             return []
         completed = _completed_load_ids(fs, client.dataset_path)
         for path in fs.ls(folder, detail=False):
-            parts = path.rstrip("/").rsplit("/", 1)[-1].split("__")  # <pipeline>__<load_id>__<hash>.jsonl
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if is_partial(name) and name[1:].startswith(pipeline.pipeline_name + "__"):
+                fs.rm(path)  # this pipeline's state file, never finished
+                continue
+            parts = name.split("__")  # <pipeline>__<load_id>__<hash>.jsonl
             if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
                 continue
             if parts[1] not in completed and parts[1] not in pending:
