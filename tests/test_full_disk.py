@@ -121,4 +121,5 @@ def test_a_partial_copy_a_killed_run_left_is_removed_by_the_next_run(project: Pr
     leftover.write_bytes(b"PAR1 half a file")
     assert project.ingest("run").exit_code == 0
     assert not leftover.exists()
-    assert "removed 1 unfinished copy(ies) of a run that was killed while writing" in project.audit_rows()[-1]["warnings"]
+    warnings = project.audit_rows()[-1]["warnings"]
+    assert "removed 1 unfinished copy(ies) of a run that was killed while writing" in warnings
