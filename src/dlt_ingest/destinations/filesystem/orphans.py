@@ -10,6 +10,7 @@ the hidden `.<name>.partial` files of a copy a killed process never finished (se
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 import dlt
@@ -37,26 +38,38 @@ def _completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
     return {name.rsplit("__", 1)[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
 
 
+def _table_folders(client: Any, pipeline: dlt.Pipeline, table: str) -> list[str]:
+    """The folders of `table` and its child tables `<table>__*`: those the pipeline's schema knows, and those
+    the lake holds (a first load killed half-way leaves files of tables no local schema knows yet)."""
+    names = set()
+    if pipeline.default_schema_name:
+        names |= {name for name in pipeline.default_schema.data_table_names()
+                  if name == table or name.startswith(table + "__")}
+    parent = client.pathlib.dirname(client.get_table_dir(table).rstrip("/"))
+    fs = client.fs_client
+    if fs.exists(parent):
+        for entry in fs.ls(parent, detail=False):
+            name = client.pathlib.basename(str(entry).rstrip("/"))
+            if name == table or name.startswith(table + "__"):
+                names.add(name)
+    return [client.get_table_dir(name).rstrip("/") for name in sorted(names)]
+
+
 def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
     """Delete files of `table` (and its child tables) whose load has no completion record and is not pending.
 
     Call it after the pending packages were completed and before the new extraction: at that point any
-    such file belongs to a load no process will finish (the run lock keeps a second run off this job).
+    such file belongs to a load no process will finish (the run lock and the lake lease keep every other
+    run off this job).
     """
-    if not pipeline.default_schema_name:
-        return []
-    tables = [name for name in pipeline.default_schema.data_table_names()
-              if name == table or name.startswith(table + "__")]
-    if not tables:
-        return []
     pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
     removed: list[str] = []
-    with pipeline.destination_client() as client:
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client
         fs = client.fs_client
         fs.invalidate_cache()
         completed = _completed_load_ids(fs, client.dataset_path)
-        for name in tables:
-            folder = client.get_table_dir(name).rstrip("/")
+        for folder in _table_folders(client, pipeline, table):
             if not fs.exists(folder):
                 continue
             for path in fs.find(folder):
@@ -124,3 +137,34 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str) -> pa.Schema | None:
         newest = max(files, key=lambda path: (_load_id_of(path), path))
         with fs.open(newest, "rb") as handle:
             return pq.read_schema(handle)
+
+
+def superseded_packages(pipeline: dlt.Pipeline, table: str) -> list[str]:
+    """This pipeline's pending local packages that are older than a completed load of the job's tables.
+
+    With one working folder that cannot happen (pending packages are completed first). With two (two machines
+    on one lake) it means another folder loaded the job after this one was stopped mid-load: the package
+    was extracted from a cursor the lake has moved past, and completing it would land its rows twice.
+    """
+    pending = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    if not pending or not pipeline.default_schema_name:
+        return []
+    loaded: set[str] = set()
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client
+        fs = client.fs_client
+        fs.invalidate_cache()
+        completed = _completed_load_ids(fs, client.dataset_path)
+        for folder in _table_folders(client, pipeline, table):
+            if fs.exists(folder):
+                loaded |= {_load_id_of(path) for path in fs.find(folder)} & completed
+    newest = max((Decimal(load_id) for load_id in loaded if _is_load_id(load_id)), default=None)
+    return [load_id for load_id in pending if newest is not None and _is_load_id(load_id) and Decimal(load_id) < newest]
+
+
+def _is_load_id(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
