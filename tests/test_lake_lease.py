@@ -6,13 +6,16 @@ Every case runs on local disk and on Azurite. "Machine B" is a second project fo
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from dlt_ingest.errors import LockError
 from dlt_ingest.workbook.model import Job, LoadType
 from lake_backends import AzuriteLake, LocalLake
 from reading_rule import checksum, lake_rows, orphan_files, read_completed
-from test_faults_kill import FILE_MAX_ITEMS, add_events, run_killed_at, source_events
+from test_faults_kill import CRASHING_RUN, FILE_MAX_ITEMS, add_events, run_killed_at, source_events
 from test_faults_kill import JOB as EVENTS
 from test_interrupts import _start_run, _wait_for_log
 
@@ -52,6 +55,23 @@ def lake(request: pytest.FixtureRequest, project: Project) -> Any:
     if request.param == "local":
         return LocalLake(project)
     return AzuriteLake(project, request.getfixturevalue("azurite"), "az")
+
+
+ANOTHER_HOST = subprocess.run(["unshare", "--uts", "true"], capture_output=True).returncode == 0 \
+    if shutil.which("unshare") else False
+
+
+def run_killed_on_another_host(project: Project, point: str) -> subprocess.CompletedProcess[str]:
+    """`run_killed_at`, in a process that calls its machine `machine-a` (a UTS namespace) where that is allowed:
+    its lease is then one of another machine, which only its expiry frees."""
+    if not ANOTHER_HOST:
+        return run_killed_at(project, point)
+    script = f'hostname machine-a && exec "{sys.executable}" "{CRASHING_RUN}" {point}'
+    done = subprocess.run(["unshare", "--uts", "sh", "-c", script], cwd=project.path, capture_output=True,
+                          text=True, timeout=180, env={**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"})
+    # the shell exec'd python, so the kill is the process's own exit status
+    return subprocess.CompletedProcess(done.args, -signal.SIGKILL if done.returncode in (-9, 137) else done.returncode,
+                                       done.stdout, done.stderr)
 
 
 def second_machine(project: Project, lake: Any, settings: str = "") -> Project:
@@ -146,7 +166,7 @@ def test_a_killed_machines_lease_expires_and_is_taken_over_and_its_stale_package
     monkeypatch.setenv("INGEST__LAKE_LEASE_SECONDS", "4")  # both machines
     machine_b = second_machine(project, lake, "[ingest]\nlake_lease_wait_seconds = 120\n")
 
-    killed = run_killed_at(project, "load")  # machine A dies half-way through its upload, holding the lease
+    killed = run_killed_on_another_host(project, "load")  # machine A dies half-way through its upload
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert _leases_left(lake) == [lease_name(_job("events"))]
     assert orphan_files(lake, "demo", "events")
@@ -155,7 +175,10 @@ def test_a_killed_machines_lease_expires_and_is_taken_over_and_its_stale_package
     code, output = _finish(_start_run(machine_b))
     assert code == 0, output
     assert time.monotonic() - started < 60
-    assert "took over the lake lease of host" in output and "which expired at" in output
+    if ANOTHER_HOST:  # it had to wait for the lease to expire
+        assert "took over the lake lease of host machine-a" in output and "which expired at" in output, output
+    else:  # the same machine: the holder's process is gone, so its lease is taken over at once
+        assert "took over the lake lease of host" in output and "whose run has ended" in output, output
     expected, _ = source_events(database)
     loaded = lake_rows(read_completed(lake, "demo", "events"), "id", "payload")
     assert len(loaded) == len(expected) and checksum(loaded) == checksum([tuple(r) for r in expected])
@@ -260,3 +283,27 @@ def test_a_waiting_run_gets_the_lease_when_the_holder_releases_it(tmp_path: Path
     waiting.acquire([_job("orders")])
     assert Owner.parse((tmp_path / LEASE_FOLDER / lease_name(_job("orders"))).read_text()).run_id == "run-b"
     waiting.release()
+
+
+def test_a_live_lease_of_another_host_is_waited_for_until_it_expires_then_taken_over(tmp_path: Path) -> None:
+    store = LocalLeaseStore(tmp_path)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    other = Owner("machine-a", os.getpid(), "run-on-a", now, now + timedelta(seconds=2), "f" * 32)
+    assert store.create(lease_name(_job("orders")), other.line()) is not None
+    with pytest.raises(LockError, match=r"\(host machine-a, pid \d+, run run-on-a, started .*; its lease expires at"):
+        JobLeases(store, "run-b", seconds=60, wait_seconds=0).acquire([_job("orders")])
+    waiting = JobLeases(store, "run-b", seconds=60, wait_seconds=30)
+    waiting.acquire([_job("orders")])  # waits out the expiry
+    assert datetime.now(timezone.utc) >= other.expires
+    waiting.release()
+
+
+def test_a_lease_of_a_finished_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    store = LocalLeaseStore(tmp_path)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = Owner.for_run("dead-run", 300)
+    dead = Owner(dead.host, int(finished.stdout), "dead-run", dead.started, dead.expires, dead.token)
+    assert store.create(lease_name(_job("orders")), dead.line()) is not None
+    leases = JobLeases(store, "run-b", seconds=60, wait_seconds=0)
+    leases.acquire([_job("orders")])  # no wait: the holder's process has exited
+    leases.release()

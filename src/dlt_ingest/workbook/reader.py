@@ -119,8 +119,8 @@ def read_sheet(path: str | Path, sheet: str = SHEET_NAME) -> RawSheet:
         raise WorkbookError(f"{path} has no sheet named '{sheet}' (sheets found: {found}): rename the sheet that "
                             f"lists the jobs to '{sheet}'.") from None
     except NotAWorksheet as exc:
-        raise WorkbookError(f"{path}: sheet '{sheet}' is a {exc} sheet, not a table of cells: rename it and name the "
-                            f"worksheet that lists the jobs '{sheet}'.") from None
+        raise WorkbookError(f"{path}: sheet '{sheet}' is a {exc}, not a worksheet of cells (a chart sheet?): rename "
+                            f"it and name the worksheet that lists the jobs '{sheet}'.") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError) as exc:
         raise WorkbookError(f"{path} could not be read as an .xlsx workbook ({type(exc).__name__}): "
                             f"{_RESAVE}.") from None

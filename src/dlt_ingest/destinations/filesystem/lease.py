@@ -7,7 +7,8 @@ lease a third of the way through its life; the run releases them at the end. Ano
 lease waits up to `[ingest] lake_lease_wait_seconds`, then refuses with a `LockError` naming the holder and
 when the lease expires. A lease whose holder died (SIGKILL, a lost machine) is not renewed: once it has
 expired (`[ingest] lake_lease_seconds`, default 300) the next run takes it over with a compare-and-swap, so
-exactly one of several waiting runs gets it. Clocks of the writers are assumed to agree to within seconds.
+exactly one of several waiting runs gets it; a lease of this machine whose process has exited is taken over
+at once. Clocks of the writers are assumed to agree to within seconds.
 """
 
 from __future__ import annotations
@@ -81,6 +82,34 @@ def lease_name(job: Job) -> str:
     return f"{job.pipeline_name}.lease"
 
 
+_LIVE_TOKENS: set[str] = set()  # leases this process holds now
+_LIVE_LOCK = threading.Lock()
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill on Windows would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def holder_is_gone(holder: Owner) -> bool:
+    """A lease of this machine whose run is over although the lease is not: its process has exited (a kill, a
+    crash), or it is this process and no run of it holds the lease any more (its release could not reach the
+    lake). Such a lease needs no waiting for its expiry; one of another machine always does."""
+    if holder.host != (socket.gethostname() or "unknown-host"):
+        return False
+    if holder.pid == os.getpid():
+        with _LIVE_LOCK:
+            return holder.token not in _LIVE_TOKENS
+    return not _process_alive(holder.pid)
+
+
 def _refusal(job: Job, holder: Owner) -> LockError:
     return LockError(
         f"job {job.name} is being loaded by another ingest run writing to the same lake ({holder.describe()}); "
@@ -106,6 +135,8 @@ class JobLeases:
 
     def acquire(self, jobs: Sequence[Job]) -> None:
         deadline = time.monotonic() + self.wait_seconds
+        with _LIVE_LOCK:  # before the first lease exists: another thread of this process must see it alive
+            _LIVE_TOKENS.add(self.owner.token)
         try:
             for job in sorted(jobs, key=lease_name):  # one order for every run: no two runs wait on each other
                 self.held[lease_name(job)] = (job, self._acquire_one(job, deadline))
@@ -129,7 +160,7 @@ class JobLeases:
                 continue  # released just now
             holder = Owner.parse(current.text)
             now = datetime.now(timezone.utc)
-            if holder is not None and holder.expires > now:
+            if holder is not None and holder.expires > now and not holder_is_gone(holder):
                 if time.monotonic() >= deadline:
                     raise _refusal(job, holder)
                 if waiting_for != holder.token:
@@ -140,9 +171,13 @@ class JobLeases:
                 continue
             taken = self.store.swap(name, owner.line(), current.version)
             if taken is not None:
-                log.warning("%s: took over the lake lease of %s, which expired at %s UTC without being released",
-                            job.name, holder.describe() if holder else "an unreadable owner",
-                            f"{holder.expires:%Y-%m-%d %H:%M:%S}" if holder else "?")
+                if holder is not None and holder.expires > now:
+                    log.warning("%s: took over the lake lease of %s, whose run has ended without releasing it",
+                                job.name, holder.describe())
+                else:
+                    log.warning("%s: took over the lake lease of %s, which expired at %s UTC without being released",
+                                job.name, holder.describe() if holder else "an unreadable owner",
+                                f"{holder.expires:%Y-%m-%d %H:%M:%S}" if holder else "?")
                 return taken
 
     def _renew_until_stopped(self) -> None:
@@ -168,6 +203,8 @@ class JobLeases:
                     self.held[name] = (job, renewed)
 
     def release(self) -> None:
+        with _LIVE_LOCK:
+            _LIVE_TOKENS.discard(self.owner.token)
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=30)
