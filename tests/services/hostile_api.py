@@ -8,14 +8,14 @@ carry on; the tests assert it received nothing at all.
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from services.threaded_http import serve, shutdown
 
 Reply = tuple[int, dict[str, str], bytes]
 ITEMS = [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]
@@ -74,18 +74,11 @@ class RecordingServer:
 
             do_GET = do_POST = do_PUT = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        if self.certificate:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(str(self.certificate[0]), str(self.certificate[1]))
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler, self.certificate)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        shutdown(self._server)
 
     def everything_received(self) -> str:
         return "\n".join(r.text() for r in self.received)
