@@ -129,7 +129,7 @@ def test_a_redirect_within_the_origin_is_followed_with_the_credentials(
     api = servers["api"] = RecordingServer(moved).start()
     credentials = Credentials("api_key_header", "")
     configure(project, api.url("/api"), credentials)
-    project.write_workbook([row("auto")])
+    project.write_workbook([{**row("auto"), "paginator": "single_page"}])
     result = project.ingest("run")
     assert result.exit_code == 0, result.output
     assert [(r.path, r.headers.get("x-api-key")) for r in api.received] == [

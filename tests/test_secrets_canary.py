@@ -167,6 +167,14 @@ def test_debug_output_of_the_azure_sdk_is_redacted(project: Project, azurite: An
     assert_no_form_in(done.stdout + done.stderr + project.all_output_text(), azurite.key)
 
 
+def _cell(column: str, row: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    from dlt_ingest.workbook.columns import COLUMNS
+
+    return f"SourceConfig!{get_column_letter([c.name for c in COLUMNS].index(column) + 1)}{row}"
+
+
 def test_credentials_typed_into_workbook_cells_are_refused_and_never_echoed(project: Project) -> None:
     key, password, other = new_canary(), f"pw{uuid.uuid4().hex}", f"cs{uuid.uuid4().hex}"
     project.write_workbook([
@@ -178,10 +186,12 @@ def test_credentials_typed_into_workbook_cells_are_refused_and_never_echoed(proj
     ran = project.ingest("run")
     assert (checked.exit_code, ran.exit_code) == (2, 2)
     lines = checked.stderr.strip().splitlines()
-    assert lines[0].startswith("SourceConfig!M2 api_params: holds a credential (the parameter 'api_key'): remove it")
+    assert lines[0].startswith(f"{_cell('api_params', 2)} api_params: holds a credential (the parameter 'api_key'): "
+                               "remove it")
     assert "Put it in .dlt/secrets.toml under [sources.shop] or in a vault (see docs/secrets.md)" in lines[0]
-    assert lines[1].startswith("SourceConfig!D3 schema_name: holds a credential (a password in a URL")
-    assert lines[2].startswith("SourceConfig!C4 table_name: holds a credential (Password= of a connection string)")
+    assert lines[1].startswith(f"{_cell('schema_name', 3)} schema_name: holds a credential (a password in a URL")
+    assert lines[2].startswith(f"{_cell('table_name', 4)} table_name: holds a credential (Password= of a connection "
+                               "string)")
     for secret in (key, password, other):
         assert_no_form_in(checked.output + ran.output + project.all_output_text(), secret)
     assert not any((project.path / d).exists() for d in ("lake", "logs", "metadata"))

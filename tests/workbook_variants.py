@@ -18,7 +18,9 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
+from dlt_ingest.workbook.columns import COLUMNS
 from dlt_ingest.workbook.template import write_workbook
 
 ROW = {"source_type": "sqlite", "source_name": "demo", "table_name": "orders", "load_type": "INCREMENTAL",
@@ -146,10 +148,7 @@ def _chartsheet(path: Path) -> None:
 
 
 def _column(name: str) -> str:
-    from dlt_ingest.workbook.columns import COLUMNS
-
-    index = [c.name for c in COLUMNS].index(name)
-    return chr(ord("A") + index)
+    return get_column_letter([c.name for c in COLUMNS].index(name) + 1)
 
 
 def _cell(name: str) -> str:
