@@ -10,6 +10,8 @@ the hidden `.<name>.partial` files of a copy a killed process never finished (se
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +40,21 @@ def _completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
     return {name.rsplit("__", 1)[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
 
 
+def _pending(pipeline: dlt.Pipeline) -> list[str]:
+    """The load ids of the packages this working folder has extracted or normalized but not loaded."""
+    return [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+
+
+@contextmanager
+def _lake_view(pipeline: dlt.Pipeline) -> Iterator[tuple[Any, Any, set[str]]]:
+    """The pipeline's filesystem client, its fsspec filesystem (listings fresh) and the completed load ids."""
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client
+        fs = client.fs_client
+        fs.invalidate_cache()
+        yield client, fs, _completed_load_ids(fs, client.dataset_path)
+
+
 def _table_folders(client: Any, pipeline: dlt.Pipeline, table: str) -> list[str]:
     """The folders of `table` and its child tables `<table>__*`: those the pipeline's schema knows, and those
     the lake holds (a first load killed half-way leaves files of tables no local schema knows yet)."""
@@ -62,13 +79,9 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str) -> list[str]:
     such file belongs to a load no process will finish (the run lock and the lake lease keep every other
     run off this job).
     """
-    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    pending = set(_pending(pipeline))
     removed: list[str] = []
-    with pipeline.destination_client() as job_client:
-        client: Any = job_client
-        fs = client.fs_client
-        fs.invalidate_cache()
-        completed = _completed_load_ids(fs, client.dataset_path)
+    with _lake_view(pipeline) as (client, fs, completed):
         for folder in _table_folders(client, pipeline, table):
             if not fs.exists(folder):
                 continue
@@ -92,7 +105,7 @@ def remove_unfinished_states(pipeline: dlt.Pipeline) -> list[str]:
     load holds (and `remove_orphan_files` would then delete them). Dropping such states first makes the
     next run restore the last completed state and extract those rows again.
     """
-    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    pending = set(_pending(pipeline))
     removed: list[str] = []
     with pipeline.destination_client() as job_client:
         client: Any = job_client  # the filesystem destination's client
@@ -146,15 +159,11 @@ def superseded_packages(pipeline: dlt.Pipeline, table: str) -> list[str]:
     on one lake) it means another folder loaded the job after this one was stopped mid-load: the package
     was extracted from a cursor the lake has moved past, and completing it would land its rows twice.
     """
-    pending = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    pending = _pending(pipeline)
     if not pending or not pipeline.default_schema_name:
         return []
     loaded: set[str] = set()
-    with pipeline.destination_client() as job_client:
-        client: Any = job_client
-        fs = client.fs_client
-        fs.invalidate_cache()
-        completed = _completed_load_ids(fs, client.dataset_path)
+    with _lake_view(pipeline) as (client, fs, completed):
         for folder in _table_folders(client, pipeline, table):
             if fs.exists(folder):
                 loaded |= {_load_id_of(path) for path in fs.find(folder)} & completed
