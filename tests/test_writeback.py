@@ -131,3 +131,70 @@ def test_read_only_workbook_is_reported_without_failing_the_run(project: Project
     assert "config/ingestion_config.xlsx" in result.output
     assert unwritable.read_bytes() == content
     assert not list(unwritable.parent.glob(".*.tmp"))
+
+
+# --- values from the source are text, never formulas ---------------------------------------------------------
+
+HOSTILE_CURSORS = [
+    '=2+3*HYPERLINK("http://attacker.example/x","click")',
+    "=cmd|' /C calc'!A0",
+    "+1-2",
+    "-3+4",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "  spaced text  ",
+    "plain-cursor-0042",
+]
+
+
+def _string_cursor_table(project: Project, cursor: Any, kind: str = "TEXT") -> None:
+    with sqlite3.connect(project.path / "data" / "demo.sqlite") as connection:
+        connection.execute(f"CREATE TABLE events (id INTEGER PRIMARY KEY, cursor {kind} NOT NULL, note TEXT)")
+        connection.execute("INSERT INTO events VALUES (1, ?, 'x')", (cursor,))
+
+
+EVENTS = {"source_type": "sqlite", "source_name": "demo", "table_name": "events", "load_type": "INCREMENTAL",
+          "watermark_column": "cursor", "primary_key": "id", "enabled": "Y"}
+
+
+@pytest.mark.parametrize("cursor", HOSTILE_CURSORS)
+def test_a_cursor_from_the_source_is_written_as_text_and_read_back_exactly(project: Project, cursor: str) -> None:
+    import zipfile
+
+    import dlt_ingest
+
+    _string_cursor_table(project, cursor)
+    write_workbook(project.workbook, [EVENTS])
+    result = project.ingest("run", "--write-back")
+    assert result.exit_code == 0, result.output
+    cell = load_workbook(project.workbook)["SourceConfig"]["G2"]
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (cursor, "s", True)
+    with zipfile.ZipFile(project.workbook) as archive:
+        assert "<f>" not in archive.read("xl/worksheets/sheet1.xml").decode()
+    checked = project.ingest("validate-config")
+    assert checked.exit_code == 0, checked.output
+    assert dlt_ingest.load_jobs().jobs[0].last_watermark == cursor
+
+
+def test_a_whole_number_cursor_beyond_excels_precision_is_written_as_text_and_read_back_exactly(
+        project: Project) -> None:
+    import dlt_ingest
+
+    big = 2**60 + 7
+    _string_cursor_table(project, big, kind="INTEGER")
+    write_workbook(project.workbook, [EVENTS])
+    assert project.ingest("run", "--write-back").exit_code == 0
+    cell = load_workbook(project.workbook)["SourceConfig"]["G2"]
+    assert (cell.value, cell.data_type) == (str(big), "s")
+    assert dlt_ingest.load_jobs().jobs[0].last_watermark == big
+
+
+def test_a_cursor_an_excel_cell_cannot_hold_is_left_out_and_said_so(project: Project) -> None:
+    _string_cursor_table(project, "bad\x01value")
+    write_workbook(project.workbook, [EVENTS])
+    result = project.ingest("run", "--write-back")
+    assert result.exit_code == 0, result.output
+    assert ("last_watermark left as it was for demo.events (it holds control characters an Excel cell cannot "
+            "store) (the lake's state holds it)") in " ".join(result.output.split())
+    assert load_workbook(project.workbook)["SourceConfig"]["G2"].value is None
+    assert project.ingest("validate-config").exit_code == 0

@@ -18,7 +18,8 @@ where, and how to fix it. The CLI prints it as one red line; ``exit_code`` tells
         └── SourceError              the source rejected or broke the extraction
             ├── ApiError             an API answered in a way the job cannot use
             │   ├── CredentialsRejected   401/403: the configured credentials were refused
-            │   └── ApiUnreachable        no HTTP answer at all, after the retries
+            │   ├── ApiUnreachable        no HTTP answer at all, after the retries
+            │   └── OriginRefused         a link or redirect led to another origin: refused, nothing sent
             ├── UnrepresentableValue a source value the lake cannot hold exactly (names the column)
             └── TypeContractError    a column's type cannot be kept exactly, or changed in the source
 """
@@ -139,6 +140,11 @@ class CredentialsRejected(ApiError):
 
 class ApiUnreachable(ApiError):
     """No HTTP answer at all (DNS, refused connection, timeout), after dlt's retries."""
+
+
+class OriginRefused(ApiError):
+    """A next-page link, absolute URL or redirect pointed away from base_url's origin (scheme, host, port):
+    the request was not sent, so no credential left the origin it was configured for."""
 
 
 class UnrepresentableValue(SourceError):

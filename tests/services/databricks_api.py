@@ -2,7 +2,9 @@
 the SDK expects.
 
 Secrets: /api/2.0/secrets/get (values base64-encoded), /put, /list, /scopes/create, /scopes/list.
-Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails).
+Set `deny_reads = True` to answer 403 PERMISSION_DENIED (a configured store that fails), and
+`echo_credentials = True` to put the Authorization header it received into its error messages (a server
+that echoes tokens, for the leak tests).
 
 SQL statements: POST /api/2.0/sql/statements, GET /api/2.0/sql/statements/{id} (and .../cancel). Every
 statement is recorded in `statements` with its warehouse; `sql_engine` runs it (in the tests a local
@@ -42,6 +44,7 @@ class DatabricksWorkspace:
 
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)
     deny_reads: bool = False
+    echo_credentials: bool = False
     requests: list[tuple[str, str]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     statements: list[tuple[str, str]] = field(default_factory=list)  # (warehouse_id, statement)
@@ -63,6 +66,7 @@ class DatabricksWorkspace:
         self.scopes.clear()
         self.requests.clear()
         self.deny_reads = False
+        self.echo_credentials = False
         self.statements.clear()
         self.sql_engine = no_engine
         self.pending_polls = 0
@@ -119,8 +123,10 @@ def _handler(state: DatabricksWorkspace) -> type[BaseHTTPRequestHandler]:
             self._send(status, {"error_code": code, "message": message})
 
         def _authorized(self) -> bool:
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._error(401, "UNAUTHENTICATED", "Invalid access token.")
+            received = self.headers.get("Authorization") or ""
+            if received != f"Bearer {TOKEN}":
+                echoed = f" You sent: Authorization: {received}" if state.echo_credentials else ""
+                self._error(401, "UNAUTHENTICATED", f"Invalid access token.{echoed}")
                 return False
             return True
 

@@ -7,12 +7,13 @@ socket: what a client sees when a load balancer or the server dies mid-response.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from services.threaded_http import serve, shutdown
 
 
 @dataclass
@@ -62,14 +63,11 @@ class DroppingApi:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        shutdown(self._server)
 
     def cursors_sent(self) -> list[str | None]:
         """The `updated_since` of each first-page request (one per run)."""

@@ -40,7 +40,7 @@ from dlt_ingest.engine.plan import RunOptions
 from dlt_ingest.errors import WorkbookValidationError
 from dlt_ingest.records.status import last_runs
 from dlt_ingest.records.trend import write_trend_report
-from dlt_ingest.redaction import redact
+from dlt_ingest.redaction import install_log_redaction, redact
 from dlt_ingest.secrets.chain import open_project
 from dlt_ingest.secrets.permissions import secrets_file_warnings
 from dlt_ingest.settings import IngestSettings
@@ -61,6 +61,7 @@ app.add_typer(secrets_app, name="secrets")
 
 @app.callback()
 def main_options(debug: DebugOption = False) -> None:
+    install_log_redaction()  # before any command logs: a library's warning reaches stderr redacted too
     quiet_library_logs()
     if debug:
         Debug.enable()

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from dlt_ingest.errors import IngestError, WorkbookValidationError, describe
 from dlt_ingest.records.run_logs import CurrentStreamHandler
-from dlt_ingest.redaction import RedactingFilter, redact
+from dlt_ingest.redaction import RedactingFilter, install_log_redaction, redact
 
 T = TypeVar("T")
 PIPE_WIDTH = 1000  # a pipe or a job log has no width: never wrap log lines there
@@ -36,6 +36,7 @@ class Debug:
     @classmethod
     def enable(cls) -> None:
         cls.enabled = True
+        install_log_redaction()  # every record of every library, whichever handler prints it
         if cls._handler is None:
             handler = CurrentStreamHandler(stderr=True)
             handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))

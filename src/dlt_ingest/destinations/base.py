@@ -42,7 +42,7 @@ class Destination(Protocol):
         """dlt's destination for a job's pipeline (one per run, shared by its jobs)."""
         ...
 
-    def restore_state(self, pipeline: Any) -> list[str]:
+    def restore_state(self, pipeline: Any, job: Job) -> list[str]:
         """Bring the pipeline's state and schema in step with the destination; returns warnings."""
         ...
 
@@ -62,8 +62,11 @@ class Destination(Protocol):
         """Where a load of `job` on `day` would write (for a dry run)."""
         ...
 
-    def lease(self, jobs: list[Job], owner: str) -> AbstractContextManager[None]:
-        """Hold every job for this run against all other writers of this destination (any machine)."""
+    def lease(self, jobs: list[Job], owner: str, seconds: float = 300,
+              wait_seconds: float = 0) -> AbstractContextManager[None]:
+        """Hold every job for this run against all other writers of this destination (any machine): `owner` is
+        the run id, a lease lasts `seconds` unless renewed, a held one is waited for up to `wait_seconds`;
+        raises `LockError` naming the holder."""
         ...
 
     def describe_table(self, job: Job, every_load: bool) -> LakeTable:

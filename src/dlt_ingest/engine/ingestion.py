@@ -55,8 +55,12 @@ def run(options: RunOptions, observer: RunObserver | None = None) -> RunReport:
     run_id = new_run_id(started)
     Path(settings.working_dir).mkdir(parents=True, exist_ok=True)
     locks = ExitStack()  # one run per job: refuses before any log or audit row is written
-    locks.enter_context(job_locks(jobs, settings.working_dir))
-    locks.enter_context(destination.lease(jobs, run_id))
+    with ExitStack() as taking:
+        taking.enter_context(locks)  # a refused lease lets go of the locks already taken
+        locks.enter_context(job_locks(jobs, settings.working_dir))
+        locks.enter_context(destination.lease(jobs, run_id, settings.lake_lease_seconds,  # every machine
+                                              settings.lake_lease_wait_seconds))   # on this lake
+        taking.pop_all()
     suffix = f"_{options.slice_name}" if options.slice_name else ""  # parallel slices never share a file
     logs = open_run_logs(durable.logs.local, destination.kind, started, suffix)
     audit = AuditWriter(durable.audit.local, suffix)

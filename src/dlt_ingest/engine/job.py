@@ -77,7 +77,7 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
     options: dict[str, Any] = {"progress": progress} if progress is not None else {}
     pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=context.destination.build(),
                             dataset_name=job.dataset_name, pipelines_dir=context.pipelines_dir, **options)
-    result.warnings += _lake_step(lambda: context.destination.restore_state(pipeline))  # never past lost rows
+    result.warnings += _lake_step(lambda: context.destination.restore_state(pipeline, job))  # never past lost rows
     resumed = finish_pending_loads(pipeline, job)
     if resumed:
         result.warnings.append(resumed)

@@ -4,7 +4,8 @@ Two `ingest run` processes sharing a working folder must never load the same job
 extract from the same cursor and write the rows twice). Each run takes a non-blocking lock per selected
 job before anything starts; if another run holds one, this run refuses at once and names it. Locks die
 with their process, so a killed run never leaves a stale lock behind. Runs on different machines (e.g.
-two Databricks clusters) do not share a working folder: schedule those with one concurrent run per job.
+two Databricks clusters) do not share a working folder: the destination's lease in the lake keeps those
+apart (`Destination.lease`).
 """
 
 from __future__ import annotations

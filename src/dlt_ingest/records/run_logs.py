@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dlt_ingest.redaction import RedactingFilter
+from dlt_ingest.redaction import RedactingFilter, install_log_redaction
 
 LOG_FORMAT = "%(asctime)s | %(levelname)-8s | %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -128,6 +128,7 @@ def _install_dlt_forwarding() -> None:
 
 def open_run_logs(log_dir: str | Path, destination_name: str, started: datetime, suffix: str = "") -> RunLogs:
     """Create the run's main and destination logs; sources are added as their jobs start."""
+    install_log_redaction()
     directory = Path(log_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stamp = started.strftime("%Y%m%d_%H%M%S")

@@ -1,6 +1,8 @@
 """`ingest run --write-back`: the run's outcome written into the workbook, and nothing else touched.
 
 Per job row: `last_run_date`, `last_run_status` and (INCREMENTAL jobs that loaded) `last_watermark`.
+A value taken from the source is written as text Excel never evaluates (a cursor `=HYPERLINK(...)` stays
+those characters), and validation reads it back exactly.
 Every other cell, style, comment, drop-down and the frozen header stay as they were (openpyxl keeps
 them when it loads and saves). The new file is written next to the old one and renamed over it, so a
 crash never leaves half a workbook. A workbook that is open in Excel or read-only is reported, never
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from dlt_ingest.results import JobResult, JobStatus
@@ -43,16 +46,39 @@ def _header(value: Any) -> str:
     return str(value).strip().lower().replace(" ", "_") if value is not None else ""
 
 
-def watermark_cell(value: Any) -> Any:
-    """The cursor as the workbook column accepts it: numbers stay numbers, dates become ISO-8601 text (exact,
-    zone kept: an Excel date cell has neither microseconds nor a zone)."""
+EXACT_INTEGERS = 2**53  # larger whole numbers lose digits as Excel numbers: they are written as text
+MAX_CELL_TEXT = 32_767  # what one Excel cell holds
+
+
+def watermark_cell(value: Any) -> tuple[Any, bool]:
+    """The cursor as the workbook column accepts it, and whether it is literal text: numbers stay numbers, dates
+    become ISO-8601 text (exact, zone kept: an Excel date cell has neither microseconds nor a zone), a text
+    cursor (a string column's value) is literal and is read back exactly as it is."""
     if isinstance(value, bool):
-        return str(value)
+        return str(value), True
     if isinstance(value, int):
-        return value
+        return (value, False) if -EXACT_INTEGERS < value < EXACT_INTEGERS else (str(value), False)
     if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+        return value.isoformat(), False
+    return str(value), True
+
+
+def write_value(cell: Any, value: Any, literal: bool) -> str | None:
+    """Put `value` in `cell` as what it is: a number, or text that is never a formula (data type `s`; a literal
+    text also gets Excel's quote prefix, so Excel does not evaluate `=...` even when the cell is edited, and
+    validation reads it back as the text it is). Returns why it could not be written, or None."""
+    if isinstance(value, str):
+        if len(value) > MAX_CELL_TEXT:
+            return f"it is {len(value):,} characters long, more than an Excel cell holds"
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            return "it holds control characters an Excel cell cannot store"
+        cell.value = value
+        cell.data_type = "s"  # openpyxl made text starting with '=' a formula
+        cell.quotePrefix = literal
+        return None
+    cell.value = value
+    cell.quotePrefix = False
+    return None
 
 
 def lock_file_of(path: Path) -> Path:
@@ -89,7 +115,7 @@ def update_workbook(path: str | Path, results: Sequence[JobResult], when: dateti
             column = sheet.max_column + 1
             sheet.cell(row=header_row, column=column, value=name).font = Font(bold=True)
             columns[name] = column
-    updated, moved = [], []
+    updated, moved, skipped = [], [], []
     for result in results:
         if result.status is JobStatus.SKIPPED or not result.job.row:
             continue
@@ -101,7 +127,10 @@ def update_workbook(path: str | Path, results: Sequence[JobResult], when: dateti
         date_cell.number_format = DATE_FORMAT
         sheet.cell(row=row, column=columns["last_run_status"], value=result.status.value)
         if result.job.is_incremental and result.watermark_end is not None:
-            sheet.cell(row=row, column=columns["last_watermark"], value=watermark_cell(result.watermark_end))
+            refused = write_value(sheet.cell(row=row, column=columns["last_watermark"]),
+                                  *watermark_cell(result.watermark_end))
+            if refused:
+                skipped.append(f"{result.job.name} ({refused})")
         updated.append(result.job.name)
     try:
         _save_atomically(book, target)
@@ -113,6 +142,8 @@ def update_workbook(path: str | Path, results: Sequence[JobResult], when: dateti
     message = f"workbook updated: {target} ({len(updated)} job(s))"
     if moved:
         message += f"; rows changed during the run, not updated: {', '.join(moved)}"
+    if skipped:
+        message += f"; last_watermark left as it was for {', '.join(skipped)} (the lake's state holds it)"
     return WriteBackOutcome(True, message)
 
 

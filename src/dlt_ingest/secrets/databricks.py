@@ -14,6 +14,8 @@ from typing import Any
 import requests
 
 from dlt_ingest.errors import SecretProviderError, first_line
+from dlt_ingest.redaction import register_secret
+from dlt_ingest.secrets.environ import register_sdk_environment
 from dlt_ingest.secrets.vault import VaultProvider
 
 DEFAULT_SCOPE = "dlt-framework"
@@ -26,6 +28,7 @@ def databricks_configured(profile: str | None) -> bool:
 
 
 DEFAULT_TIMEOUT_SECONDS = 10  # a store that has not answered by then has failed (one line naming it and its host)
+SDK_SECRET_FIELDS = ("token", "password", "client_secret", "azure_client_secret", "google_credentials")
 
 
 def workspace_client(profile: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Any:
@@ -46,8 +49,12 @@ def workspace_client(profile: str | None = None, timeout_seconds: float = DEFAUL
     options: dict[str, Any] = {"retry_timeout_seconds": half, "http_timeout_seconds": half}
     if profile:
         options["profile"] = profile
+    register_sdk_environment()
     try:
-        return WorkspaceClient(config=Config(**options))
+        config = Config(**options)
+        for name in SDK_SECRET_FIELDS:  # also what a ~/.databrickscfg profile holds
+            register_secret(getattr(config, name, None))
+        return WorkspaceClient(config=config)
     except Exception as exc:
         raise SecretProviderError(
             f"Databricks secrets at {_configured_host(profile)}: cannot configure the workspace client "

@@ -17,6 +17,19 @@ from dlt.common.configuration.specs.base_configuration import is_secret_hint
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.names import DeclaredSources, guide_env_belongs_to, guide_env_name, is_secret_field
 
+# credentials the Databricks and Azure SDKs read from the environment themselves, never through dlt
+SDK_SECRET_VARIABLES = ("DATABRICKS_TOKEN", "DATABRICKS_PASSWORD", "DATABRICKS_CLIENT_SECRET",
+                        "DATABRICKS_GOOGLE_CREDENTIALS", "ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET",
+                        "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_PASSWORD", "AZURE_STORAGE_KEY",
+                        "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_CONNECTION_STRING")
+
+
+def register_sdk_environment() -> None:
+    """Mask the SDKs' own credentials before an SDK client makes its first request (its debug log prints
+    requests and response bodies, and a server may echo a token back)."""
+    for variable in SDK_SECRET_VARIABLES:
+        register_secret(os.environ.get(variable))
+
 
 @functools.lru_cache(maxsize=512)
 def _cached_is_secret_hint(hint: Any) -> bool:

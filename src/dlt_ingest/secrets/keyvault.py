@@ -13,6 +13,7 @@ from typing import Any
 from dlt_ingest.errors import SecretProviderError
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.databricks import DEFAULT_TIMEOUT_SECONDS, DatabricksSecretsProvider
+from dlt_ingest.secrets.environ import register_sdk_environment
 from dlt_ingest.secrets.vault import VaultProvider
 
 KEYVAULT_URL_ENV = "AZURE_KEY_VAULT_URL"
@@ -38,6 +39,7 @@ def use_key_vault_client_options(credential: Any = None, **client_kwargs: Any) -
 
 def key_vault_credential(databricks: Any = None, auth_scope: str = DEFAULT_AUTH_SCOPE) -> Any:
     """The credential to use: injected, else a Databricks-held service principal, else the default chain."""
+    register_sdk_environment()
     if _OPTIONS.credential is not None:
         return _OPTIONS.credential
     try:

@@ -3,6 +3,7 @@ to type instead. `ingest validate-config` and the run share them, so a cell that
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -15,6 +16,8 @@ from dlt_ingest.workbook.columns import COLUMNS_BY_NAME
 from dlt_ingest.workbook.model import WatermarkValue
 
 MAX_NAME_LENGTH = 128
+MAX_JSON_DEPTH = 10  # a cell's JSON object and what it holds; deeper is an error at the cell, never a RecursionError
+MAX_JSON_CHARS = 32_767  # what one Excel cell holds
 _TRUE = {"y", "yes", "true", "1"}
 _FALSE = {"n", "no", "false", "0"}
 _SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -28,8 +31,35 @@ class JsonCellError(ValueError):
         self.not_object = not_object
 
 
+def json_depth(text: str) -> int:
+    """How deeply `text`'s brackets nest (outside strings), counted without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def load_json_object(text: str, fix: str) -> dict[str, Any]:
     """Parse `text` as a JSON object; the error shows where it broke, then `fix`."""
+    if len(text) > MAX_JSON_CHARS:
+        raise JsonCellError(f"is {len(text):,} characters of JSON, more than {MAX_JSON_CHARS:,}: shorten it")
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise JsonCellError(f"nests {depth} levels deep, more than {MAX_JSON_DEPTH}: write a flat object; {fix}")
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -51,10 +81,15 @@ def text_of(value: Any) -> str:
     return str(value).strip()
 
 
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_ .,$@-]*$")  # nothing below can object to these characters
+
+
 def parse_name(value: Any) -> str:
     text = text_of(value)
     if len(text) > MAX_NAME_LENGTH:
         raise CellValueError(f"is {len(text)} characters long: use at most {MAX_NAME_LENGTH}")
+    if _PLAIN_NAME.match(text) and ".." not in text:
+        return text
     bad = [c for c in text if c in "\"'`;\\" or unicodedata.category(c).startswith("C")]
     if bad:
         shown = ", ".join(sorted({repr(c) for c in bad}))
@@ -121,6 +156,15 @@ def parse_watermark(value: Any) -> WatermarkValue:
             f"'{text[:40]}' is not a date: use an Excel date cell or ISO-8601 such as 2026-01-15 or "
             f"2026-01-15T08:30:00"
         ) from None
+
+
+def parse_literal_watermark(value: str) -> WatermarkValue:
+    """A quote-prefixed `last_watermark` (how write-back stores a text cursor; also what an analyst types after
+    a '): a date, datetime or whole number when it reads as one, else the cursor's text exactly as it is."""
+    try:
+        return parse_watermark(value)
+    except CellValueError:
+        return value
 
 
 def parse_int(value: Any) -> int:
@@ -197,6 +241,7 @@ def parse_api_path(value: Any) -> str:
     return text
 
 
+@functools.cache
 def parser_for(column: str) -> Callable[[Any], Any]:
     spec = COLUMNS_BY_NAME[column]
     if column == "source_name":
@@ -217,3 +262,46 @@ def parser_for(column: str) -> Callable[[Any], Any]:
         "json": parse_json_object,
         "types": parse_column_types,
     }.get(spec.kind, parse_text)
+
+
+_ACCEPTED: dict[str, frozenset[str]] = {
+    "bool": frozenset({"text", "bool", "number"}),
+    "int": frozenset({"text", "number"}),
+    "watermark": frozenset({"text", "number", "date"}),
+}
+_EXPECTED = {
+    "name": "text: format the cell as Text and type the name",
+    "names": "text: format the cell as Text and type the column name(s)",
+    "json": "a JSON object typed as text, e.g. {\"per_page\": 100}",
+    "choice": "one of the listed words",
+    "bool": "Y or N",
+    "int": "a whole number such as 50000",
+    "watermark": "a date, an ISO-8601 text such as 2026-01-15T08:30:00 or a whole number",
+    "text": "text: format the cell as Text and type it",
+}
+
+
+def _shown_kind(kind: str, value: Any) -> str:
+    if kind == "bool":
+        return "TRUE/FALSE"
+    if kind == "date":
+        return f"a date ({value.isoformat(sep=' ') if isinstance(value, datetime) else value})"
+    if kind == "time":
+        return f"a time of day ({value})"
+    if kind == "number":
+        return f"a number ({text_of(value)})"
+    return kind
+
+
+def kind_problem(column: str, kind: str, value: Any) -> str | None:
+    """What is wrong with a cell of this Excel type in this column (a date in table_name, #REF! anywhere)."""
+    spec = COLUMNS_BY_NAME[column]
+    if spec.auto:
+        return None  # filled in by write-back, never rejected
+    if kind == "error":
+        return f"shows the error {value}: the cell holds a broken formula or value; type the value itself"
+    if kind == "damaged":
+        return f"{value}: the file is damaged at this cell; retype the cell in Excel and save the workbook"
+    if kind in ("text", "formula") or kind in _ACCEPTED.get(spec.kind, frozenset({"text"})):
+        return None
+    return f"is {_shown_kind(kind, value)}, but {column} needs {_EXPECTED.get(spec.kind, _EXPECTED['text'])}"

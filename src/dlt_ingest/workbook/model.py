@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +22,7 @@ class LoadType(str, Enum):
     INCREMENTAL = "INCREMENTAL"
 
 
+@functools.lru_cache(maxsize=65536)
 def lake_name(name: str) -> str:
     """The folder/table name dlt gives `name` in the lake (dlt's snake_case naming)."""
     return _SNAKE.normalize_identifier(name)

@@ -11,9 +11,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dlt_ingest.errors import CellProblem, WorkbookValidationError
-from dlt_ingest.workbook.cells import CellValueError, parse_bool, parser_for, text_of
+from dlt_ingest.workbook.cells import (
+    CellValueError,
+    kind_problem,
+    parse_bool,
+    parse_literal_watermark,
+    parser_for,
+    text_of,
+)
 from dlt_ingest.workbook.columns import SHEET_NAME
-from dlt_ingest.workbook.model import Job, LoadType, lake_name
+from dlt_ingest.workbook.credentials import refuse_credentials
+from dlt_ingest.workbook.model import CURRENT_SUFFIX, Job, LoadType, lake_name
 from dlt_ingest.workbook.reader import RawRow, RawSheet, read_sheet
 
 
@@ -57,9 +65,22 @@ class _RowChecker:
 
     def values(self) -> dict[str, Any]:
         parsed: dict[str, Any] = {}
+        source = self.row.cells.get("source_name")
+        source_name = text_of(source.value) if source is not None and source.kind == "text" else None
         for column, cell in self.row.cells.items():
             if cell.is_formula:
                 self.problem(column, f"'{text_of(cell.value)[:40]}' is a formula: type the value itself")
+                continue
+            wrong_kind = kind_problem(column, cell.kind, cell.value)
+            if wrong_kind:
+                self.problem(column, wrong_kind)
+                continue
+            if column == "last_watermark" and cell.quoted:  # a cursor written back from the source's data
+                parsed[column] = parse_literal_watermark(cell.value)
+                continue
+            credential = refuse_credentials(cell.value, source_name) if isinstance(cell.value, str) else None
+            if credential:
+                self.problem(column, credential)
                 continue
             try:
                 parsed[column] = parser_for(column)(cell.value)
@@ -91,7 +112,34 @@ def _build_job(checker: _RowChecker, known_types: list[str]) -> Job | None:
     return Job(row=checker.row.number, extra=extra, **fields)
 
 
+RESERVED_SOURCE_NAMES = {"adls": "vault names adls-<key> hold the lake's own credentials (see docs/secrets.md)"}
+RESERVED_TABLE_PREFIX = "_dlt"
+RESERVED_TABLES = {"init": "dlt keeps a marker file named init in each source's lake folder"}
+
+
+def reserved_name_problems(job: Job) -> list[tuple[str, str]]:
+    """Names that would collide with what dlt or dlt-ingest keep in the lake and the secret stores."""
+    problems: list[tuple[str, str]] = []
+    reason = RESERVED_SOURCE_NAMES.get(job.source_name.lower())
+    if reason:
+        problems.append(("source_name", f"'{job.source_name}' is reserved: {reason}; choose another source_name"))
+    folder = job.lake_table
+    if folder.startswith(RESERVED_TABLE_PREFIX):
+        problems.append(("table_name", f"'{job.table_name}' is reserved: its lake folder '{folder}' starts with "
+                                       f"{RESERVED_TABLE_PREFIX}, where dlt keeps its own tables (_dlt_loads, "
+                                       f"_dlt_pipeline_state, _dlt_version); a database table of that name cannot "
+                                       f"be loaded"))
+    elif folder in RESERVED_TABLES:
+        problems.append(("table_name", f"'{job.table_name}' is reserved: {RESERVED_TABLES[folder]}"))
+    elif not any(c.isascii() and c.isalnum() for c in job.table_name):
+        problems.append(("table_name", f"'{job.table_name[:40]}' has no ASCII letter or digit: its lake folder would "
+                                       f"be named '{folder}'; use a name with letters"))
+    return problems
+
+
 def _job_rules(checker: _RowChecker, job: Job, rules: SourceRules) -> None:
+    for column, message in reserved_name_problems(job):
+        checker.problem(column, message)
     for column, message in rules.check_job(job):
         checker.problem(column, message)
     if job.current_table and not job.primary_key:
@@ -106,7 +154,8 @@ def validate_sheet(raw: RawSheet, rules: SourceRules) -> WorkbookConfig:
     enabled: list[Job] = []
     disabled: list[Job] = []
     if problems:  # without the right header, every row would repeat the same complaint
-        raise WorkbookValidationError(raw.path, problems)
+        raise WorkbookValidationError(raw.path, problems + raw.cell_problems)
+    problems.extend(raw.cell_problems)
     for row in raw.rows:
         checker = _RowChecker(raw, row)
         job = _build_job(checker, known)
@@ -145,7 +194,15 @@ def _uniqueness_problems(raw: RawSheet, jobs: list[Job]) -> list[CellProblem]:
     problems: list[CellProblem] = []
     seen: dict[str, dict[Any, Job]] = {"job name": {}, "lake folder": {}, "pipeline name": {}}
     letter = raw.column_letters.get("table_name", "")
+    current = {(j.dataset_name, j.lake_table + CURRENT_SUFFIX): j for j in jobs if j.primary_key}
     for job in jobs:
+        owner = current.get((job.dataset_name, job.lake_table))
+        if owner is not None and owner is not job:
+            problems.append(CellProblem(
+                raw.sheet, job.row, "table_name", letter,
+                f"job '{job.name}' would write to the folder of row {owner.row}'s current-state table "
+                f"('{owner.lake_table}{CURRENT_SUFFIX}'): rename the table or remove one of the two rows"))
+            continue
         keys = {
             "job name": job.name.lower(),
             "lake folder": (job.dataset_name, lake_name(job.table_name)),

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from dlt_ingest.errors import DestinationError
 from dlt_ingest.redaction import register_secret
+from dlt_ingest.secrets.environ import register_sdk_environment
 
 AZURE_PROTOCOLS = ("az", "abfs", "abfss", "adl", "azure")
 _CREDENTIALS_SECTION = "[destination.filesystem.credentials]"
@@ -70,6 +71,7 @@ def register_azure_secrets(credentials: Any, fs_kwargs: dict[str, Any] | None) -
     string (it may end up in an exception text)."""
     for name in ("azure_storage_account_key", "azure_storage_sas_token", "azure_client_secret"):
         register_secret(getattr(credentials, name, None))
+    register_sdk_environment()  # what azure-identity and adlfs read themselves
     connection_string = (fs_kwargs or {}).get("connection_string")
     if connection_string:
         register_secret(connection_string)

@@ -3,12 +3,13 @@ folder or a bucket, through dlt's filesystem destination."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -16,17 +17,24 @@ import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
+from dlt_ingest.destinations.filesystem.atomic import is_partial
+from dlt_ingest.destinations.filesystem.azure import container_client, locate
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
+from dlt_ingest.destinations.filesystem.lease import held_leases
+from dlt_ingest.destinations.filesystem.lease_store import AzureLeaseStore, LeaseStore, LocalLeaseStore
 from dlt_ingest.destinations.filesystem.orphans import (
     CompletedLoads,
     newest_file_schema,
     remove_orphan_files,
     remove_unfinished_states,
+    superseded_packages,
 )
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
 from dlt_ingest.destinations.filesystem.tables import catalog_root, describe_table
 from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
+
+log = logging.getLogger("dlt_ingest.destination")
 
 
 @dataclass(frozen=True)
@@ -61,16 +69,30 @@ class FilesystemDestination:
     def build(self) -> Any:
         return self.lake.destination()
 
-    def restore_state(self, pipeline: dlt.Pipeline) -> list[str]:
-        """Drop stored states of loads that never completed, then let dlt restore the newest one."""
+    def restore_state(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
+        """Drop stored states of loads that never completed, and a local folder another working folder has
+        overtaken; then let dlt restore the newest state."""
+        warnings = []
         unfinished = remove_unfinished_states(pipeline, self.completed)
+        if unfinished:
+            warnings.append(f"ignored {len(unfinished)} stored state(s) of a load that never completed")
+        superseded = superseded_packages(pipeline, job.lake_table, self.completed)
+        if superseded:  # completing them would load their rows a second time
+            pipeline.drop()
+            warnings.append(f"discarded load package(s) {', '.join(superseded)} left pending by an earlier run: "
+                            f"another working folder has loaded this job since, so the state comes from the lake")
         pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
-        return [f"ignored {len(unfinished)} stored state(s) of a load that never completed"] if unfinished else []
+        return warnings
 
     def prepare_load(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
-        orphans = remove_orphan_files(pipeline, job.lake_table, self.completed)
+        removed = remove_orphan_files(pipeline, job.lake_table, self.completed)
         self.lake.ensure_dataset(pipeline)  # before jobs of one source race to create it
-        return [f"removed {len(orphans)} file(s) of a load that never completed"] if orphans else []
+        partial = [path for path in removed if is_partial(path)]
+        warnings = [f"removed {len(removed) - len(partial)} file(s) of a load that never completed"] \
+            if len(removed) > len(partial) else []
+        if partial:
+            warnings.append(f"removed {len(partial)} unfinished copy(ies) of a run that was killed while writing")
+        return warnings
 
     def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
         return newest_file_schema(pipeline, job.lake_table, self.completed)
@@ -106,7 +128,24 @@ class FilesystemDestination:
         return catalog_root(self.lake)
 
     @contextmanager
-    def lease(self, jobs: list[Job], owner: str) -> Iterator[None]:
-        with contextlib.nullcontext():
+    def lease(self, jobs: list[Job], owner: str, seconds: float = 300, wait_seconds: float = 0) -> Iterator[None]:
+        """Hold every job's lease in the lake (see `lease.py`) while the run lasts; `owner` is the run id."""
+        store = self._lease_store()
+        if store is None or not jobs:
             yield
+            return
+        with held_leases(store, jobs, owner, seconds, wait_seconds):
+            yield
+
+    def _lease_store(self) -> LeaseStore | None:
+        if self.lake.is_local:
+            url = self.lake.bucket_url
+            return LocalLeaseStore(Path(url[len("file://"):] if url.startswith("file://") else url))
+        if not self.lake.is_azure:
+            log.warning("Destination %s: no lake lease for this protocol; run one ingest run per job at a time",
+                        self.lake.display())
+            return None
+        config = resolve_lake_config(self.lake)
+        location = locate(self.lake.bucket_url, config.credentials, config.kwargs)
+        return AzureLeaseStore(container_client(location, config.credentials, config.kwargs), location.prefix)
 

@@ -3,18 +3,24 @@
 While the local working folder survives, a crashed load is resumed and rewrites the same file names, so
 nothing is orphaned. When the folder is lost (ephemeral compute) the next run extracts anew under a new
 load id; the files the dead run had uploaded would stay in the lake with no completion record. Readers
-that follow the reading rule ignore them, but a naive reader would count them twice, so they go.
+that follow the reading rule ignore them, but a naive reader would count them twice, so they go. So do
+the hidden `.<name>.partial` files of a copy a killed process never finished (see `atomic.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dlt_ingest.destinations.filesystem.atomic import is_partial
 
 log = logging.getLogger("dlt_ingest.job")
 
@@ -58,32 +64,61 @@ def completed_load_ids(fs: Any, dataset_path: str) -> set[str]:
     return {name.rsplit("__", 1)[-1].rsplit(".", 1)[0] for name in names if name.endswith(".jsonl")}
 
 
+def _pending(pipeline: dlt.Pipeline) -> list[str]:
+    """The load ids of the packages this working folder has extracted or normalized but not loaded."""
+    return [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+
+
+@contextmanager
+def _lake_view(pipeline: dlt.Pipeline) -> Iterator[tuple[Any, Any]]:
+    """The pipeline's filesystem client and its fsspec filesystem (listings fresh)."""
+    with pipeline.destination_client() as job_client:
+        client: Any = job_client
+        fs = client.fs_client
+        fs.invalidate_cache()
+        yield client, fs
+
+
+def _schema_name(pipeline: dlt.Pipeline) -> str:
+    return pipeline.default_schema_name or pipeline.pipeline_name
+
+
+def _table_folders(client: Any, pipeline: dlt.Pipeline, table: str) -> list[str]:
+    """The folders of `table` and its child tables `<table>__*`: those the pipeline's schema knows, and those
+    the lake holds (a first load killed half-way leaves files of tables no local schema knows yet)."""
+    names = set()
+    if pipeline.default_schema_name:
+        names |= {name for name in pipeline.default_schema.data_table_names()
+                  if name == table or name.startswith(table + "__")}
+    parent = client.pathlib.dirname(client.get_table_dir(table).rstrip("/"))
+    fs = client.fs_client
+    if fs.exists(parent):
+        for entry in fs.ls(parent, detail=False):
+            name = client.pathlib.basename(str(entry).rstrip("/"))
+            if name == table or name.startswith(table + "__"):
+                names.add(name)
+    return [client.get_table_dir(name).rstrip("/") for name in sorted(names)]
+
+
 def remove_orphan_files(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> list[str]:
     """Delete files of `table` (and its child tables) whose load has no completion record and is not pending.
 
     Call it after the pending packages were completed and before the new extraction: at that point any
-    such file belongs to a load no process will finish (the run lock keeps a second run off this job).
+    such file belongs to a load no process will finish (the run lock and the lake lease keep every other
+    run off this job).
     """
-    if not pipeline.default_schema_name:
-        return []
-    tables = [name for name in pipeline.default_schema.data_table_names()
-              if name == table or name.startswith(table + "__")]
-    if not tables:
-        return []
-    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    pending = set(_pending(pipeline))
     removed: list[str] = []
-    with pipeline.destination_client() as client:
-        fs = client.fs_client
-        fs.invalidate_cache()
-        for name in tables:
-            folder = client.get_table_dir(name).rstrip("/")
+    with _lake_view(pipeline) as (client, fs):
+        for folder in _table_folders(client, pipeline, table):
             if not fs.exists(folder):
                 continue
             for path in fs.find(folder):
                 load_id = load_id_of(path)
-                if path.endswith(".parquet") and load_id not in pending and not completed.is_completed(
-                        fs, client.dataset_path, pipeline.default_schema_name, load_id):
-                    fs.rm(path)
+                if is_partial(path) or (path.endswith(".parquet") and load_id not in pending and not
+                                        completed.is_completed(fs, client.dataset_path, _schema_name(pipeline),
+                                                               load_id)):
+                    fs.rm(path)  # a partial file is a copy a killed process never finished
                     removed.append(path)
     if removed:
         log.warning("removed %d file(s) of a load that never completed: %s", len(removed), ", ".join(removed))
@@ -99,7 +134,7 @@ def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) 
     load holds (and `remove_orphan_files` would then delete them). Dropping such states first makes the
     next run restore the last completed state and extract those rows again.
     """
-    pending = {*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()}
+    pending = set(_pending(pipeline))
     removed: list[str] = []
     with pipeline.destination_client() as job_client:
         client: Any = job_client  # the filesystem destination's client
@@ -108,13 +143,17 @@ def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) 
         fs.invalidate_cache()
         if not fs.exists(folder):
             return []
-        for path in fs.glob(f"{folder}/{pipeline.pipeline_name}__*"):  # pipeline names are [a-z0-9_]
-            parts = path.rstrip("/").rsplit("/", 1)[-1].split("__")  # <pipeline>__<load_id>__<hash>.jsonl
+        mine = f"{pipeline.pipeline_name}__*"  # pipeline names are [a-z0-9_]; partial copies begin with a dot
+        for path in [*fs.glob(f"{folder}/{mine}"), *fs.glob(f"{folder}/.{mine}")]:
+            name = path.rstrip("/").rsplit("/", 1)[-1]
+            if is_partial(name) and name[1:].startswith(pipeline.pipeline_name + "__"):
+                fs.rm(path)  # this pipeline's state file, never finished
+                continue
+            parts = name.split("__")  # <pipeline>__<load_id>__<hash>.jsonl
             if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
                 continue
-            schema_name = pipeline.default_schema_name or pipeline.pipeline_name
-            if parts[1] not in pending and not completed.is_completed(fs, client.dataset_path, schema_name,
-                                                                      parts[1]):
+            if parts[1] not in pending and not completed.is_completed(fs, client.dataset_path,
+                                                                      _schema_name(pipeline), parts[1]):
                 fs.rm(path)
                 removed.append(path)
     if removed:
@@ -134,11 +173,38 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str, completed: CompletedL
         fs.invalidate_cache()
         if not fs.exists(folder):
             return None
-        schema_name = pipeline.default_schema_name
         files = [p for p in fs.find(folder) if p.endswith(".parquet")
-                 and completed.is_completed(fs, client.dataset_path, schema_name, load_id_of(p))]
+                 and completed.is_completed(fs, client.dataset_path, _schema_name(pipeline), load_id_of(p))]
         if not files:
             return None
         newest = max(files, key=lambda path: (load_id_of(path), path))
         with fs.open(newest, "rb") as handle:
             return pq.read_schema(handle)
+
+
+def superseded_packages(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> list[str]:
+    """This pipeline's pending local packages that are older than a completed load of the job's tables.
+
+    With one working folder that cannot happen (pending packages are completed first). With two (two machines
+    on one lake) it means another folder loaded the job after this one was stopped mid-load: the package
+    was extracted from a cursor the lake has moved past, and completing it would land its rows twice.
+    """
+    pending = _pending(pipeline)
+    if not pending or not pipeline.default_schema_name:
+        return []
+    loaded: set[str] = set()
+    with _lake_view(pipeline) as (client, fs):
+        for folder in _table_folders(client, pipeline, table):
+            if fs.exists(folder):
+                loaded |= {load_id for load_id in {load_id_of(path) for path in fs.find(folder)}
+                           if completed.is_completed(fs, client.dataset_path, _schema_name(pipeline), load_id)}
+    newest = max((Decimal(load_id) for load_id in loaded if _is_load_id(load_id)), default=None)
+    return [load_id for load_id in pending if newest is not None and _is_load_id(load_id) and Decimal(load_id) < newest]
+
+
+def _is_load_id(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True

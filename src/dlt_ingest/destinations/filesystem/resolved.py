@@ -21,6 +21,9 @@ from dlt.common.configuration.specs.config_section_context import ConfigSectionC
 from dlt.common.destination.reference import DestinationReference
 from dlt.destinations import filesystem
 from dlt.destinations.impl.filesystem.configuration import FilesystemDestinationClientConfiguration
+from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
+
+from dlt_ingest.destinations.filesystem.atomic import AtomicFilesystemClient
 
 _FILESYSTEM_TYPE = DestinationReference.normalize_type(f"{filesystem.__module__}.{filesystem.__qualname__}")
 
@@ -39,6 +42,11 @@ class ResolvedOnceFilesystem(filesystem):
         super().__init__(**kwargs)
         self._resolved: dict[str | None, FilesystemDestinationClientConfiguration] = {}
         self._lock = threading.Lock()
+
+    @property
+    def client_class(self) -> type[FilesystemClient]:
+        """dlt's client, writing files of a local lake under their final name only once complete."""
+        return AtomicFilesystemClient
 
     @property
     def destination_type(self) -> str:

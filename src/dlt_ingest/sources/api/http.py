@@ -17,11 +17,12 @@ from dlt.common.configuration.specs import RuntimeConfiguration
 from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_STATUS, Client
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
-from requests import PreparedRequest, RequestException, Response, Session
+from requests import PreparedRequest, Request, RequestException, Response, Session
 from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 
 from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected
 from dlt_ingest.redaction import redact
+from dlt_ingest.sources.api.origin import OriginGuard
 
 BODY_PREVIEW = 120
 
@@ -51,9 +52,11 @@ def _pick(credentials: Any, name: str, default: Any) -> Any:
 
 
 def _preview(response: Response) -> str:
-    text = response.content[:BODY_PREVIEW].decode("utf-8", errors="replace")
+    """The body's start, masked before it is cut: a secret cut in half would not be recognised."""
+    text = redact(response.content[:BODY_PREVIEW * 64].decode("utf-8", errors="replace"))
     text = " ".join(text.split())
-    more = "..." if len(response.content) > BODY_PREVIEW else ""
+    more = "..." if len(text) > BODY_PREVIEW or len(response.content) > BODY_PREVIEW * 64 else ""
+    text = text[:BODY_PREVIEW]
     return f"'{text}{more}'" if text else "(empty body)"
 
 
@@ -117,8 +120,17 @@ class FailureTranslator:
         )
 
 
-def api_session(translator: FailureTranslator) -> Session:
-    """A requests session that retries like dlt and raises `ApiError`s for what retrying cannot fix."""
+_PREPARED_HERE = "_dlt_ingest_prepared"  # set on requests built by the session; a redirect's copy lacks it
+
+
+def api_session(translator: FailureTranslator, guard: OriginGuard) -> Session:
+    """A requests session that retries like dlt, raises `ApiError`s for what retrying cannot fix, and sends
+    nothing to an origin other than `guard`'s.
+
+    Every request passes `guard` twice: when it is prepared (a paginator's next link, an absolute URL;
+    before dlt's authenticator adds its header or query parameter) and when it is sent (also each hop of a
+    redirect, which requests builds from the response without preparing it again).
+    """
     settings = translator.settings
     client = Client(
         request_timeout=settings.timeout,
@@ -130,8 +142,16 @@ def api_session(translator: FailureTranslator) -> Session:
     )
     session = client.session
     retrying_send = session.send
+    plain_prepare = session.prepare_request
+
+    def prepare_request(request: Request) -> PreparedRequest:
+        guard.check(str(request.url), "a next-page link or absolute URL")
+        prepared = plain_prepare(request)
+        setattr(prepared, _PREPARED_HERE, True)
+        return prepared
 
     def send(request: PreparedRequest, **kwargs: Any) -> Response:
+        guard.check(str(request.url), "a request" if getattr(request, _PREPARED_HERE, False) else "a redirect")
         failure: ApiError | None = None
         try:
             response = retrying_send(request, **kwargs)
@@ -143,7 +163,10 @@ def api_session(translator: FailureTranslator) -> Session:
                 failure = translator.status_error(response_of_error)
         if failure is not None:
             raise failure  # outside the except block: the HTTPError (and its URL) stays out of the chain
+        if response.is_redirect and kwargs.get("allow_redirects") is False:
+            return response  # one hop of a redirect chain: requests goes on to the next (through `send` again)
         return translator.check(response)
 
+    session.prepare_request = prepare_request  # type: ignore[method-assign]
     session.send = send  # type: ignore[method-assign]
     return session

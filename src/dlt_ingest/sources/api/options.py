@@ -112,6 +112,9 @@ def endpoint_problems(job: Job) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if not job.api_endpoint:
         problems.append(("api_endpoint", "is empty: type the path below the source's base_url, e.g. coins/markets"))
+    if str(job.extra.get("backend") or "auto") != "auto":
+        problems.append(("backend", f"'{job.extra['backend']}' applies to database sources only: leave it empty "
+                                    f"for an api row"))
     checks = (
         ("paginator", parse_paginator),
         ("data_selector", check_data_selector),

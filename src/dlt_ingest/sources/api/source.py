@@ -8,7 +8,7 @@ records sit and, for INCREMENTAL, which record field is the cursor and which que
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, cast
 
 from dlt.common.configuration import configspec
@@ -25,7 +25,7 @@ from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_source
 from requests import Session
 
-from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected, SourceError
+from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected, OriginRefused, SourceError
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.sources.api.http import FailureTranslator, RetrySettings, api_session
 from dlt_ingest.sources.api.options import (
@@ -35,8 +35,10 @@ from dlt_ingest.sources.api.options import (
     endpoint_problems,
     parse_paginator,
 )
+from dlt_ingest.sources.api.origin import OriginGuard
 from dlt_ingest.sources.api.paging import checked_paginator
 from dlt_ingest.sources.base import LakeColumns, PreparedSource, SourceModule, SourceSession
+from dlt_ingest.workbook.credentials import is_secret_parameter
 from dlt_ingest.workbook.model import Job
 
 AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2")
@@ -96,8 +98,11 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def build_auth(credentials: ApiCredentials, source_name: str, session: Session) -> AuthConfigBase | None:
-    """A resolved dlt authenticator for the configured auth type (nothing printed, every secret registered)."""
+def build_auth(credentials: ApiCredentials, source_name: str, token_session: Session | None = None
+               ) -> AuthConfigBase | None:
+    """A resolved dlt authenticator for the configured auth type (nothing printed, every secret registered).
+
+    `token_session` is the session bound to the OAuth2 token endpoint's origin (oauth2 only)."""
     kind = auth_type_of(credentials)
     section = f"[sources.{source_name}]" if source_name else "the source's section"
     if kind not in AUTH_TYPES:
@@ -118,16 +123,37 @@ def build_auth(credentials: ApiCredentials, source_name: str, session: Session) 
     elif kind == "bearer":
         auth = BearerTokenAuth(token=value("token"))
     elif kind == "basic":
+        register_secret(f"{value('username')}:{value('password')}")  # and its base64: the header's value
         auth = HttpBasicAuth(username=value("username"), password=value("password"))
     elif kind == "oauth2":
+        if token_session is None:
+            raise SourceError(f"auth_type oauth2 under {section} needs a session for its token endpoint")
         register_secret(credentials.client_id)
         scopes = " ".join(str(credentials.scopes or "").replace(",", " ").split())
         auth = _OAuth2ClientCredentials(
             access_token_url=value("oauth2_url"), client_id=value("client_id"),
             client_secret=value("client_secret"), access_token_request_data={"scope": scopes} if scopes else {},
-            session=session,
+            session=token_session,
         )
     return auth.resolve() if auth is not None else None  # resolved: dlt must not look these up again
+
+
+@contextmanager
+def api_client(credentials: ApiCredentials, job_name: str, source_name: str
+               ) -> Iterator[tuple[Session, AuthConfigBase | None]]:
+    """The job's session, bound to base_url's origin, and its authenticator; an OAuth2 token endpoint gets its
+    own session bound to oauth2_url's origin (its client secret goes there and nowhere else)."""
+    base_url = str(credentials.base_url).rstrip("/")
+    section = f"[sources.{source_name}]" if source_name else "the source's section"
+    prefix = f"{job_name}: " if job_name else ""
+    translator = FailureTranslator(job_name, source_name, base_url, RetrySettings.from_config(credentials))
+    with ExitStack() as sessions:
+        session = sessions.enter_context(api_session(translator, OriginGuard(base_url, prefix, section)))
+        token_session = None
+        if auth_type_of(credentials) == "oauth2" and credentials.oauth2_url:
+            guard = OriginGuard(str(credentials.oauth2_url), prefix, section, setting="oauth2_url")
+            token_session = sessions.enter_context(api_session(translator, guard))
+        yield session, build_auth(credentials, source_name, token_session)
 
 
 class ApiSource(SourceModule[ApiCredentials]):
@@ -141,37 +167,28 @@ class ApiSource(SourceModule[ApiCredentials]):
         return str(credentials.base_url)
 
     def test_connection(self, credentials: ApiCredentials) -> None:
-        """One GET of base_url with the configured auth: refused credentials or no answer fail, any reply passes."""
-        translator = FailureTranslator("", "", str(credentials.base_url).rstrip("/"),
-                                       RetrySettings.from_config(credentials))
-        session = api_session(translator)
-        try:
-            session.get(credentials.base_url, auth=build_auth(credentials, "", session))
-        except (CredentialsRejected, ApiUnreachable):
-            raise
-        except (ApiError, IgnoreResponseException):
-            pass  # the server answered (an error page at the root is normal for an API)
-        finally:
-            session.close()
+        """One GET of base_url with the configured auth: refused credentials, a redirect to another origin or no
+        answer fail, any other reply passes."""
+        with api_client(credentials, "", "") as (session, auth):
+            try:
+                session.get(credentials.base_url, auth=auth)
+            except (CredentialsRejected, ApiUnreachable, OriginRefused):
+                raise
+            except (ApiError, IgnoreResponseException):
+                pass  # the server answered (an error page at the root is normal for an API)
 
     @contextmanager
     def prepare(self, job: Job, source_session: SourceSession[ApiCredentials], lake: LakeColumns | None = None
                 ) -> Iterator[PreparedSource]:
         credentials = source_session.credentials
         base_url = str(credentials.base_url).rstrip("/") + "/"
-        translator = FailureTranslator(job.name, job.source_name, base_url.rstrip("/"),
-                                       RetrySettings.from_config(credentials))
-        session = api_session(translator)
-        try:
+        with api_client(credentials, job.name, job.source_name) as (session, auth):
             config: dict[str, Any] = {
-                "client": {"base_url": base_url, "auth": build_auth(credentials, job.source_name, session),
-                           "session": session},
+                "client": {"base_url": base_url, "auth": auth, "session": session},
                 "resources": [self.resource_config(job, credentials)],
             }
             source = rest_api_source(cast(RESTAPIConfig, config), name=job.dataset_name)
             yield PreparedSource(source, [])
-        finally:
-            session.close()
 
     def resource_config(self, job: Job, credentials: ApiCredentials) -> dict[str, Any]:
         """dlt's `EndpointResource` for this row."""
@@ -180,6 +197,9 @@ class ApiSource(SourceModule[ApiCredentials]):
                       **check_params(job.extra.get("api_params"), "api_params")}
         except ValueError as exc:
             raise SourceError(f"{job.name}: {exc}") from None
+        for name, value in params.items():  # e.g. an api_key kept in [sources.<name>.params] of secrets.toml
+            if is_secret_parameter(str(name)):
+                register_secret(value)
         endpoint: dict[str, Any] = {"path": str(job.api_endpoint).lstrip("/"), "params": params}
         paginator = parse_paginator(job.extra.get("paginator"))
         endpoint["paginator"] = checked_paginator(job.name, endpoint["path"], paginator, job.primary_key)
