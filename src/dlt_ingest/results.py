@@ -114,8 +114,8 @@ class RunReport:
 class LakeTable:
     """A job's table as a catalog registers it: folders relative to the lake's root, and its columns.
 
-    `schema` is the union of the Parquet schemas of completed loads' files (every load, or only the newest
-    one, as asked); None when no completed load has a file yet.
+    `schema` is the union of the Parquet schemas of completed loads' files (every load, or those after the
+    load asked for); None when there is no such file. `newest_load` is the newest completed load with a file.
     """
 
     job: Job
@@ -123,3 +123,4 @@ class LakeTable:
     loads_folder: str  # e.g. demo/_dlt_loads
     current_folder: str | None  # e.g. demo/orders_current, when that Delta table exists
     schema: pa.Schema | None
+    newest_load: str | None = None

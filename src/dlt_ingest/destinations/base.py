@@ -69,8 +69,8 @@ class Destination(Protocol):
         raises `LockError` naming the holder."""
         ...
 
-    def describe_table(self, job: Job, every_load: bool) -> LakeTable:
-        """The job's folders and the columns of its completed files (every load, or only the newest one)."""
+    def describe_table(self, job: Job, after_load: str | None) -> LakeTable:
+        """The job's folders and the columns of its completed files (every load, or only those after `after_load`)."""
         ...
 
     def catalog_root(self) -> str:

@@ -129,8 +129,9 @@ class CatalogRegistrar:
         self._loads[job.dataset_name] = name
         return name
 
-    def register(self, job: Job, describe: Callable[[bool], LakeTable]) -> Registered:
-        """Create or update the job's objects; `describe(every_load)` reads the lake. Raises `CatalogError`."""
+    def register(self, job: Job, describe: Callable[[str | None], LakeTable]) -> Registered:
+        """Create or update the job's objects; `describe(after_load)` reads the columns of the lake's files
+        of loads after the newest one already registered (every file the first time). Raises `CatalogError`."""
         done = Registered(job)
         history = self._name(job, job.lake_table + HISTORY_SUFFIX)
         self._ensure_schema(history)
@@ -138,17 +139,21 @@ class CatalogRegistrar:
         if not existing.missing and not existing.ours(job.name, "history"):
             raise CatalogError(f"{history} exists and was not created by dlt-ingest: left alone; rename or drop "
                                f"it to register {job.name}")
-        lake = describe(existing.missing)
-        if lake.schema is None:
+        registered_through = (existing.properties or {}).get(sql.REGISTERED_LOAD_KEY) or None
+        lake = describe(registered_through)
+        if existing.missing and lake.schema is None:
             done.warnings.append(f"{job.name}: no completed load in the lake yet, nothing registered")
             return done
-        wanted = sql.column_definitions(lake.schema)
+        wanted = sql.column_definitions(lake.schema) if lake.schema is not None else []
         loads = self._ensure_loads(job, lake)
         if existing.missing:
-            self._run(sql.create_history_table(history, self._location(lake.history_folder), wanted, job))
+            self._run(sql.create_history_table(history, self._location(lake.history_folder), wanted, job,
+                                               lake.newest_load))
             columns = [name for name, _ in wanted]
         else:
             columns = self._update_history(history, wanted, done)
+            if lake.newest_load and lake.newest_load != registered_through:
+                self._run(sql.set_property(history, sql.REGISTERED_LOAD_KEY, lake.newest_load))
         done.objects.append(str(history))
         self._register_view(job, history, loads, columns, done)
         if lake.current_folder:

@@ -24,6 +24,7 @@ from dlt_ingest.workbook.model import Job
 
 MARKER_KEY, MARKER_VALUE = "dlt_ingest.created_by", "dlt-ingest"
 JOB_KEY, KIND_KEY = "dlt_ingest.job", "dlt_ingest.object"
+REGISTERED_LOAD_KEY = "dlt_ingest.registered_through_load"  # the newest load whose columns are declared
 TOMBSTONE_COLUMN = "_deleted_at"  # delete detection writes a row with the key and this timestamp set
 LOAD_COLUMN, VERSION_COLUMN = "__dlt_ingest_load_id", "__dlt_ingest_version"
 LOADS_COLUMNS = (("load_id", "STRING"), ("schema_name", "STRING"), ("status", "BIGINT"),
@@ -99,8 +100,8 @@ def same_type(declared: str, catalog_type: str) -> bool:
     return plain(declared) == plain(catalog_type)
 
 
-def _properties(owner: str, kind: str) -> str:
-    pairs = ((MARKER_KEY, MARKER_VALUE), (JOB_KEY, owner), (KIND_KEY, kind))
+def _properties(owner: str, kind: str, *extra: tuple[str, str]) -> str:
+    pairs = ((MARKER_KEY, MARKER_VALUE), (JOB_KEY, owner), (KIND_KEY, kind), *extra)
     return "TBLPROPERTIES (" + ", ".join(f"{literal(k)} = {literal(v)}" for k, v in pairs) + ")"
 
 
@@ -119,12 +120,18 @@ def create_loads_table(name: ObjectName, location: str, source: str) -> str:
             f"LOCATION {literal(location)}\nCOMMENT {literal(comment)}\n{_properties(source, 'loads')}")
 
 
-def create_history_table(name: ObjectName, location: str, columns: Sequence[tuple[str, str]], job: Job) -> str:
+def create_history_table(name: ObjectName, location: str, columns: Sequence[tuple[str, str]], job: Job,
+                         registered_through: str | None = None) -> str:
+    extra = [(REGISTERED_LOAD_KEY, registered_through)] if registered_through else []
     comment = (f"Every file dlt-ingest wrote for {job.name} ({job.load_type.value}), completed or not: "
                f"query the view {quote(name.name.removesuffix('__history'))} for the rows to use.")
     return (f"CREATE TABLE IF NOT EXISTS {name} (\n  {_columns(columns)}\n) USING PARQUET\n"
             f"OPTIONS ('recursiveFileLookup' = 'true')\nLOCATION {literal(location)}\n"
-            f"COMMENT {literal(comment)}\n{_properties(job.name, 'history')}")
+            f"COMMENT {literal(comment)}\n{_properties(job.name, 'history', *extra)}")
+
+
+def set_property(name: ObjectName, key: str, value: str) -> str:
+    return f"ALTER TABLE {name} SET TBLPROPERTIES ({literal(key)} = {literal(value)})"
 
 
 def add_columns(name: ObjectName, columns: Sequence[tuple[str, str]]) -> str:

@@ -121,8 +121,8 @@ class FilesystemDestination:
     def table_location(self, job: Job, day: date) -> str:
         return f"{self.lake.bucket_url.rstrip('/')}/{job.dataset_name}/{job.lake_table}/{day:%Y/%m/%d}/"
 
-    def describe_table(self, job: Job, every_load: bool) -> LakeTable:
-        return describe_table(self.lake, job, every_load)
+    def describe_table(self, job: Job, after_load: str | None) -> LakeTable:
+        return describe_table(self.lake, job, after_load)
 
     def catalog_root(self) -> str:
         return catalog_root(self.lake)

@@ -2,12 +2,13 @@
 
 Unity Catalog declares a Parquet table's columns once; they come from the files' own Parquet footers (the
 exact Arrow types dlt wrote), read only from files of completed loads (the reading rule). The first
-registration reads every completed file; later ones only the newest completed load's files, where a new
-column first appears.
+registration reads every completed file; later ones the files of loads completed after the newest one
+already registered (a skipped or failed registration, or a load completed late, is caught up, not lost).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -41,8 +42,8 @@ def _union(schemas: list[pa.Schema]) -> pa.Schema | None:
     return pa.unify_schemas(plain, promote_options="permissive")
 
 
-def describe_table(lake: LakeTarget, job: Job, every_load: bool) -> LakeTable:
-    """The job's folders, and the union schema of its completed files (all loads, or the newest one)."""
+def describe_table(lake: LakeTarget, job: Job, after_load: str | None) -> LakeTable:
+    """The job's folders, and the union schema of its completed files (every load, or those after one)."""
     history = _table_prefix(lake, job)
     config = resolve_lake_config(lake)
     filesystem, root = fsspec_from_config(config)
@@ -52,10 +53,10 @@ def describe_table(lake: LakeTarget, job: Job, every_load: bool) -> LakeTable:
     folder = f"{base}/{history}"
     files = [p for p in filesystem.find(folder) if p.endswith(".parquet") and load_id_of(p) in completed] \
         if filesystem.exists(folder) else []
-    files.sort(key=lambda p: (float(load_id_of(p)), p))  # oldest first: new columns come last
-    if files and not every_load:
-        newest = load_id_of(files[-1])
-        files = [p for p in files if load_id_of(p) == newest]
+    files.sort(key=lambda p: (Decimal(load_id_of(p)), p))  # oldest first: new columns come last
+    newest = load_id_of(files[-1]) if files else after_load
+    if after_load is not None:
+        files = [p for p in files if Decimal(load_id_of(p)) > Decimal(after_load)]
     schemas = []
     for path in files:
         with filesystem.open(path, "rb") as handle:
@@ -63,7 +64,7 @@ def describe_table(lake: LakeTarget, job: Job, every_load: bool) -> LakeTable:
     current = f"{job.dataset_name}/{job.lake_table}{CURRENT_SUFFIX}"
     has_current = filesystem.exists(f"{base}/{current}/_delta_log")
     return LakeTable(job, history, f"{job.dataset_name}/{LOADS_FOLDER}", current if has_current else None,
-                     _union(schemas))
+                     _union(schemas), newest)
 
 
 def catalog_root(lake: LakeTarget) -> str:
