@@ -7,8 +7,12 @@ load whose id starts its name (`<load_id>.<file_id>.parquet`).
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -64,3 +68,22 @@ def lake_rows(table: pa.Table | None, *columns: str) -> list[tuple[Any, ...]]:
     if table is None:
         return []
     return list(zip(*(table[c].to_pylist() for c in columns), strict=True))
+
+
+def documented_live_rows_sql() -> str:
+    """The SQL of docs/reliability.md that reads an INCREMENTAL table's live rows (tombstones left out)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    return next(block for block in blocks if "_deleted_at IS NULL" in block)
+
+
+def live_rows(lake_root: Path, dataset: str, table: str, keys: Sequence[str], watermark: str) -> pa.Table:
+    """The live rows of a local lake's table by the documented query, as written there (for demo.orders)."""
+    sql = (documented_live_rows_sql().replace("'lake/demo/", f"'{lake_root.as_posix()}/{dataset}/")
+           .replace("/orders/", f"/{table}/").replace("PARTITION BY id", "PARTITION BY " + ", ".join(f'"{k}"' for k in keys))
+           .replace("updated_at DESC", f"{watermark} DESC"))
+    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        return connection.sql(sql).to_arrow_table()
+    finally:
+        connection.close()

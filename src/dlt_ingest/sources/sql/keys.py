@@ -129,30 +129,34 @@ class SqlKeys:
         parts = [self._part(column) for column in self.columns]
         return parts[0] if len(parts) == 1 else self.sql.join(parts)
 
-    def _rows(self) -> Any:
+    def _rows(self, with_text: bool) -> Any:
         """The rows the comparison sees: every key part and the watermark set (a row with a NULL watermark
-        can never be in the lake)."""
+        can never be in the lake); the key's MD5 (`m`) and, `with_text`, its canonical text (`c`)."""
         required = [self.table.c[c.name] for c in self.columns]
         if self.job.watermark_column and self.job.watermark_column in self.table.c:
             required.append(self.table.c[self.job.watermark_column])
-        key_text = sa.literal_column(self.canonical, sa.Text()).label("c")
-        digest = sa.literal_column(self.sql.md5.format(t=self.canonical), sa.Text()).label("m")
-        return sa.select(key_text, digest).select_from(self.table).where(*(c.isnot(None) for c in required))
+        selected = [sa.literal_column(self.sql.md5.format(t=self.canonical), sa.Text()).label("m")]
+        if with_text:
+            selected.append(sa.literal_column(self.canonical, sa.Text()).label("c"))
+        return sa.select(*selected).select_from(self.table).where(*(c.isnot(None) for c in required))
 
     def _cut(self, text: str, start: int, length: int) -> str:
         return self.sql.substr.format(t=text, start=start, length=length)
 
     def digest(self, digits: int) -> dict[str, BucketDigest]:
-        rows = self._rows().subquery("k")
-        bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits) if digits else "''", sa.Text())
+        rows = self._rows(with_text=False).subquery("k")
         high: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 1, 8)), sa.BigInteger())
         low: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 9, 8)), sa.BigInteger())
-        query = (sa.select(bucket.label("b"), sa.func.count().label("n"), sa.func.sum(high), sa.func.sum(low))
-                 .select_from(rows).group_by(bucket))
+        sums = [sa.func.count().label("n"), sa.func.sum(high), sa.func.sum(low)]
+        if digits:
+            bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits), sa.Text())
+            query = sa.select(bucket.label("b"), *sums).select_from(rows).group_by(bucket)
+        else:  # one bucket: no GROUP BY (an empty table gives one row of zero keys)
+            query = sa.select(sa.literal("").label("b"), *sums).select_from(rows)
 
         def run() -> dict[str, BucketDigest]:
             with self.engine.connect() as connection:
-                return {str(b or ""): BucketDigest.of_halves(n, hi, lo)
+                return {str(b or ""): BucketDigest.of_halves(n, hi or 0, lo or 0)
                         for b, n, hi, lo in connection.execute(query)}
 
         return dict(self._guard(run))
@@ -180,7 +184,7 @@ class SqlKeys:
         return found
 
     def scan(self, digits: int, buckets: Sequence[str] | None) -> Iterator[list[str]]:
-        rows = self._rows().subquery("k")
+        rows = self._rows(with_text=True).subquery("k")
         query = sa.select(rows.c.c)
         if buckets is not None and digits:
             wanted = sorted({b for b in buckets if b and all(ch in "0123456789abcdef" for ch in b)})
