@@ -87,3 +87,21 @@ def live_rows(lake_root: Path, dataset: str, table: str, keys: Sequence[str], wa
         return connection.sql(sql).to_arrow_table()
     finally:
         connection.close()
+
+
+def live_key_values(lake: Any, dataset: str, table: str, key: str) -> set[Any]:
+    """The keys of the live rows, by the same rule in Python (local disk or Azurite): per key the version of
+    the greatest completed load, left out when it is a tombstone (`_deleted_at` set)."""
+    done = completed_load_ids(lake, dataset)
+    latest: dict[Any, tuple[float, bool]] = {}
+    for relative in lake.files(dataset, table):
+        load_id = file_load_id(relative)
+        if load_id not in done:
+            continue
+        rows = _read_file(lake, relative)
+        gone = rows["_deleted_at"].is_valid().to_pylist() if "_deleted_at" in rows.column_names else [False] * len(rows)
+        for value, deleted in zip(rows[key].to_pylist(), gone, strict=True):
+            order = float(load_id)
+            if value not in latest or latest[value][0] < order or (latest[value][0] == order and deleted):
+                latest[value] = (order, deleted)
+    return {value for value, (_, deleted) in latest.items() if not deleted}
