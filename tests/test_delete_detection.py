@@ -300,3 +300,29 @@ def test_composite_keys_of_every_kind_hash_alike_on_the_source_and_in_the_lake(
     live = live_rows(project.path / "lake", SOURCE, table, COMPOSITE_KEYS, "updated_at")
     assert set(zip(*(live[c].to_pylist() for c in [*COMPOSITE_KEYS, "payload"]), strict=True)) == source_keys
     assert run(project)["rows_deleted"] == "0"
+
+
+def ids_in_buckets(buckets: str, per_bucket: int) -> list[int]:
+    """Ids whose key falls into these buckets (the 17th hex digit of the MD5 of their canonical text)."""
+    found: dict[str, list[int]] = {bucket: [] for bucket in buckets}
+    for key in range(1, KEYS + 1):
+        bucket = hashlib.md5(str(key).encode()).hexdigest()[16]
+        if bucket in found and len(found[bucket]) < per_bucket:
+            found[bucket].append(key)
+    return sorted(key for keys in found.values() for key in keys)
+
+
+@pytest.mark.parametrize("buckets", ["07e", "0123456789abcdef"], ids=["in a few buckets", "in every bucket"])
+def test_when_too_many_keys_need_a_lookup_one_scan_of_the_differing_buckets_decides(
+        project: Project, db: Database, buckets: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dlt_ingest.engine.deletes.LOOKUP_LIMIT", 10)
+    table = new_table()
+    db.create_events(table)
+    start(project, db, [job_row(db, table)])
+    run(project)  # 2,000 keys: 16 buckets of about 125
+    gone = ids_in_buckets(buckets, 4)  # more than one per bucket: no bucket names its missing key
+    db.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(map(str, gone))})")
+    assert run(project)["rows_deleted"] == str(len(gone))
+    assert_lake_is_the_source(project, db, table)
+    log = "".join(path.read_text(encoding="utf-8") for path in (project.path / "logs").rglob("*.log"))
+    assert f"{len(buckets)} differing, one scan of their keys; {len(gone)} deleted" in log

@@ -97,3 +97,16 @@ def test_a_primary_key_the_comparison_cannot_hold_exactly_fails_the_job_naming_t
     assert error.startswith("detect_deletes cannot compare primary key column sensor (real, lake type float64)")
     assert error.endswith("set detect_deletes to N")
     assert not (project.path / "lake" / "demo" / "readings").exists()
+
+
+def test_lookups_that_miss_keys_the_source_holds_fail_the_job_instead_of_writing_tombstones(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real driver misbinds a key today; this stands in for one that would (the canary keys catch it)."""
+    project.write_workbook([{**ORDERS, "detect_deletes": "Y"}])
+    assert project.ingest("run").exit_code == 0
+    _delete_orders(project, 42)
+    monkeypatch.setattr("dlt_ingest.sources.sql.keys.SqlKeys.present", lambda self, keys: set())
+    assert project.ingest("run").exit_code == 1
+    row = project.audit_rows()[-1]
+    assert row["status"] == "FAILED" and "found none of them" in row["error_message"]
+    assert project.read_lake("demo", "orders")["_deleted_at"].null_count == 3000  # no tombstone

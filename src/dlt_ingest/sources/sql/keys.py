@@ -143,16 +143,19 @@ class SqlKeys:
     def _cut(self, text: str, start: int, length: int) -> str:
         return self.sql.substr.format(t=text, start=start, length=length)
 
-    def digest(self, digits: int) -> dict[str, BucketDigest]:
+    def digest_query(self, digits: int) -> Any:
+        """Per bucket: the bucket, its keys, and the exact sums of their hashes' upper and lower 32 bits."""
         rows = self._rows(with_text=False).subquery("k")
         high: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 1, 8)), sa.BigInteger())
         low: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 9, 8)), sa.BigInteger())
         sums = [sa.func.count().label("n"), sa.func.sum(high), sa.func.sum(low)]
-        if digits:
-            bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits), sa.Text())
-            query = sa.select(bucket.label("b"), *sums).select_from(rows).group_by(bucket)
-        else:  # one bucket: no GROUP BY (an empty table gives one row of zero keys)
-            query = sa.select(sa.literal("").label("b"), *sums).select_from(rows)
+        if not digits:  # one bucket: no GROUP BY (an empty table gives one row of zero keys)
+            return sa.select(sa.literal("").label("b"), *sums).select_from(rows)
+        bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits), sa.Text())
+        return sa.select(bucket.label("b"), *sums).select_from(rows).group_by(bucket)
+
+    def digest(self, digits: int) -> dict[str, BucketDigest]:
+        query = self.digest_query(digits)
 
         def run() -> dict[str, BucketDigest]:
             with self.engine.connect() as connection:
@@ -161,20 +164,23 @@ class SqlKeys:
 
         return dict(self._guard(run))
 
+    def present_query(self, keys: Sequence[tuple[Any, ...]]) -> Any:
+        """The canonical texts of the rows with these keys (values in their lake types), by the primary key."""
+        columns = [sa.type_coerce(self.table.c[c.name], self._bind_type(c)) for c in self.columns]
+        batch = [tuple(self._bind_value(c, v) for c, v in zip(self.columns, key, strict=True)) for key in keys]
+        condition: Any
+        if len(columns) == 1:
+            condition = columns[0].in_([key[0] for key in batch])
+        elif self.sql.tuple_in:
+            condition = sa.tuple_(*columns).in_(batch)
+        else:
+            condition = sa.or_(*(sa.and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in batch))
+        return sa.select(sa.literal_column(self.canonical, sa.Text())).select_from(self.table).where(condition)
+
     def present(self, keys: Sequence[tuple[Any, ...]]) -> set[str]:
         found: set[str] = set()
-        columns = [sa.type_coerce(self.table.c[c.name], self._bind_type(c)) for c in self.columns]
         for start in range(0, len(keys), LOOKUP_BATCH):
-            batch = [tuple(self._bind_value(c, v) for c, v in zip(self.columns, key, strict=True))
-                     for key in keys[start:start + LOOKUP_BATCH]]
-            condition: Any
-            if len(columns) == 1:
-                condition = columns[0].in_([key[0] for key in batch])
-            elif self.sql.tuple_in:
-                condition = sa.tuple_(*columns).in_(batch)
-            else:
-                condition = sa.or_(*(sa.and_(*(c == v for c, v in zip(columns, key, strict=True))) for key in batch))
-            query = sa.select(sa.literal_column(self.canonical, sa.Text())).select_from(self.table).where(condition)
+            query = self.present_query(keys[start:start + LOOKUP_BATCH])
 
             def run(query: Any = query) -> list[str]:
                 with self.engine.connect() as connection:
@@ -183,23 +189,26 @@ class SqlKeys:
             found.update(self._guard(run))
         return found
 
-    def scan(self, digits: int, buckets: Sequence[str] | None) -> Iterator[list[str]]:
+    def scan_query(self, digits: int, buckets: Sequence[str] | None) -> Any:
         rows = self._rows(with_text=True).subquery("k")
         query = sa.select(rows.c.c)
         if buckets is not None and digits:
             wanted = sorted({b for b in buckets if b and all(ch in "0123456789abcdef" for ch in b)})
             listed = ", ".join(f"'{b}'" for b in wanted) or "''"  # hex digits only: safe as literals
             query = query.where(sa.literal_column(f"{self._cut('k.m', HASH_DIGITS + 1, digits)} IN ({listed})"))
+        return query
 
-        def run() -> list[list[str]]:
-            batches: list[list[str]] = []
-            with self.engine.connect() as connection:
-                result = connection.execution_options(stream_results=True, yield_per=SCAN_BATCH).execute(query)
-                for partition in result.partitions(SCAN_BATCH):
-                    batches.append([str(text) for (text,) in partition])
-            return batches
-
-        yield from self._guard(run)
+    def scan(self, digits: int, buckets: Sequence[str] | None) -> Iterator[list[str]]:
+        query = self.scan_query(digits, buckets)
+        with self._guard(self.engine.connect) as connection:
+            result = self._guard(lambda: connection.execution_options(stream_results=True, yield_per=SCAN_BATCH)
+                                 .execute(query))
+            partitions = result.partitions(SCAN_BATCH)
+            while True:
+                partition = self._guard(lambda: next(partitions, None))
+                if partition is None:
+                    return
+                yield [str(text) for (text,) in partition]
 
     def _bind_type(self, column: KeyColumn) -> Any:
         if column.kind is KeyKind.TIMESTAMP:
