@@ -34,7 +34,7 @@ class ChangeSourceAtNormalize(SilentObserver):
 
 class ChangeSourceAtComparison(SilentObserver):
     """Calls `change()` once when a job named `job_name` starts comparing keys for delete detection: after the
-    incremental read and the lake's keys, before the source's keys are digested and looked up."""
+    incremental read, before the lake's and the source's keys are digested and looked up."""
 
     def __init__(self, job_name: str, change: Callable[[], None]) -> None:
         self.job_name, self.change, self.calls = job_name, change, 0
@@ -47,7 +47,7 @@ class ChangeSourceAtComparison(SilentObserver):
         class AtComparison(NullCollector):
             def update(self, name: str, inc: int = 1, total: int | None = None, inc_total: int | None = None,
                        message: str | None = None, label: str | None = None) -> None:
-                if name == PROGRESS and label == "lake keys" and not observer.calls:
+                if name == PROGRESS and label == "start" and not observer.calls:
                     observer.calls += 1
                     observer.change()
 

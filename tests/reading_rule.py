@@ -79,8 +79,9 @@ def documented_live_rows_sql() -> str:
 
 def live_rows(lake_root: Path, dataset: str, table: str, keys: Sequence[str], watermark: str) -> pa.Table:
     """The live rows of a local lake's table by the documented query, as written there (for demo.orders)."""
+    partition = "PARTITION BY " + ", ".join(f'"{key}"' for key in keys)
     sql = (documented_live_rows_sql().replace("'lake/demo/", f"'{lake_root.as_posix()}/{dataset}/")
-           .replace("/orders/", f"/{table}/").replace("PARTITION BY id", "PARTITION BY " + ", ".join(f'"{k}"' for k in keys))
+           .replace("/orders/", f"/{table}/").replace("PARTITION BY id", partition)
            .replace("updated_at DESC", f"{watermark} DESC"))
     connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:

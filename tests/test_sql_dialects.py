@@ -291,12 +291,13 @@ def _sql(query: Any, dialect: Any) -> str:
 @pytest.mark.parametrize(("dialect", "expected"), [
     (OracleDialect_oracledb(), ["LOWER(RAWTOHEX(STANDARD_HASH(REPLACE(REPLACE(TO_CHAR(sales.orders.code), '\\', "
                                 "'\\\\'), '|', '\\|') || '|' || TO_CHAR(sales.orders.id), 'MD5')))",
-                                "sum(TO_NUMBER(SUBSTR(k.m, 1, 8), 'XXXXXXXX'))", "GROUP BY SUBSTR(k.m, 17, 2)",
+                                "sum(TO_NUMBER(SUBSTR(k.m, 1, 16), 'XXXXXXXXXXXXXXXX'))", "GROUP BY SUBSTR(k.m, 17, 2)",
                                 "sales.orders.updated_at IS NOT NULL"]),
     (MSDialect_pyodbc(), ["HASHBYTES('MD5', CAST((REPLACE(REPLACE(CAST(sales.orders.code AS NVARCHAR(MAX)), '\\', "
                           "'\\\\'), '|', '\\|') + '|' + CAST(sales.orders.id AS VARCHAR(40))) COLLATE "
                           "Latin1_General_100_BIN2_UTF8 AS VARCHAR(MAX)))",
-                          "sum(CONVERT(BIGINT, CONVERT(VARBINARY(4), SUBSTRING(k.m, 9, 8), 2)))",
+                          "sum(CAST(CONVERT(BIGINT, CONVERT(VARBINARY(8), SUBSTRING(k.m, 1, 16), 2)) AS "
+                          "DECIMAL(38, 0)))",
                           "GROUP BY SUBSTRING(k.m, 17, 2)"]),
 ])
 def test_delete_detection_digests_keys_in_oracle_and_sql_server_sql(dialect: Any, expected: list[str]) -> None:

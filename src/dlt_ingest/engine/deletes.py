@@ -16,9 +16,11 @@ job's load package, so a run that dies leaves none and the next run finds the sa
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +51,7 @@ PROGRESS = "Delete detection"  # the name under which the comparison reports to 
 KEYS_PER_BUCKET = 128  # at most, on average: 16 more buckets for every 16 times more keys
 LOOKUP_LIMIT = 50_000  # keys checked by primary key at most; beyond, one scan of the differing buckets
 CANARIES = 3  # keys the source certainly holds, looked up with the others: none found means lookups fail
+LIVE_KEYS = "dlt_ingest_live_keys"  # in the tombstone resource's state: how many keys the last run found live
 
 
 def wants_deletes(job: Job, default: bool) -> bool:
@@ -86,14 +89,25 @@ def _nonempty(digest: dict[str, BucketDigest]) -> dict[str, BucketDigest]:
     return {bucket: d for bucket, d in digest.items() if d.rows}
 
 
-def compare(source: SourceKeys, lake: LakeKeys, progress: Collector | None = None) -> Comparison:
-    """The canonical texts of the lake's earlier live keys that the source no longer holds."""
-    result = Comparison(keys=lake.count())
-    digits = bucket_digits(result.keys)
-    lake_digest = _nonempty(lake.digest(digits))
-    _report(progress, result.keys, "lake keys")
-    source_digest = _nonempty(source.digest(digits))
+def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: int,
+            progress: Collector | None = None) -> Comparison:
+    """The canonical texts of the lake's earlier live keys that the source no longer holds.
+
+    `estimate` (about how many keys are live) sizes the buckets, so that the source's scan runs on its own
+    thread while DuckDB reads the lake's keys."""
+    result = Comparison()
+    digits = bucket_digits(estimate)
+    _report(progress, 1, "start")
+    with ThreadPoolExecutor(1, thread_name_prefix="delete-detection") as pool:
+        theirs = pool.submit(contextvars.copy_context().run, source.digest, digits)
+        earlier = lake.load(history)
+        result.keys = lake.count()
+        lake_digest = _nonempty(lake.digest(digits)) if earlier else {}
+        _report(progress, result.keys, "lake keys")
+        source_digest = _nonempty(theirs.result())
     _report(progress, sum(d.rows for d in source_digest.values()), "source keys")
+    if not earlier:
+        return result
     buckets = lake_digest.keys() | source_digest.keys()
     result.buckets = len(buckets)
     differing = sorted(b for b in buckets if lake_digest.get(b) != source_digest.get(b))
@@ -103,9 +117,9 @@ def compare(source: SourceKeys, lake: LakeKeys, progress: Collector | None = Non
     empty = BucketDigest(0, 0)
     missing_one = {}
     for bucket in differing:
-        ours, theirs = lake_digest.get(bucket, empty), source_digest.get(bucket, empty)
-        if ours.rows - theirs.rows == 1:
-            missing_one[bucket] = (ours.hash - theirs.hash) % HASH_MODULUS
+        ours, theirs_ = lake_digest.get(bucket, empty), source_digest.get(bucket, empty)
+        if ours.rows - theirs_.rows == 1:
+            missing_one[bucket] = (ours.hash - theirs_.hash) % HASH_MODULUS
     named: dict[str, list[str]] = {}
     for bucket, text in lake.earlier_keys_with_hash(digits, missing_one):
         named.setdefault(bucket, []).append(text)
@@ -145,6 +159,19 @@ def _report(progress: Collector | None, count: int, label: str) -> None:
         progress.update(PROGRESS, inc=max(count, 1), label=label)
 
 
+def tombstone_resource(job: Job) -> str:
+    return f"{job.lake_table}_tombstones"
+
+
+def recorded_live_keys(pipeline_state: Mapping[str, Any], job: Job) -> int | None:
+    """The live keys the job's last comparison counted (kept in its tombstone resource's state)."""
+    for source_state in pipeline_state.get("sources", {}).values():
+        found = source_state.get("resources", {}).get(tombstone_resource(job), {}).get(LIVE_KEYS)
+        if isinstance(found, int):
+            return found
+    return None
+
+
 def tombstones(schema: pa.Schema, keys: pa.Table, deleted_at: datetime) -> pa.Table:
     """A history row per deleted key: the key, `_deleted_at`, every other column NULL in its lake type."""
     rows = keys.num_rows
@@ -157,8 +184,9 @@ class DeleteDetection:
     """One job's delete detection: it watches the incremental extract's batches and then yields the tombstones."""
 
     def __init__(self, job: Job, keys: SourceKeys, history: TableFiles, spill: Path, deleted_at: datetime,
-                 progress: Collector | None = None) -> None:
+                 progress: Collector | None = None, recorded: int | None = None) -> None:
         self.job, self.keys, self.history, self.deleted_at, self.progress = job, keys, history, deleted_at, progress
+        self.recorded = recorded  # the live keys the last comparison counted, if it recorded them
         self.lake = LakeKeys(keys.columns, spill)
         self.rows_deleted = 0
 
@@ -174,13 +202,15 @@ class DeleteDetection:
 
     def tombstone_rows(self) -> Iterator[pa.Table]:
         """Runs once the incremental resource is extracted (it is in an earlier source of the same package)."""
-        clock = time.monotonic()
-        earlier = self.lake.load(self.history)
-        if not earlier:
-            log.info("%s: delete detection: no earlier live key in the lake, nothing to compare", self.job.name)
+        if not self.history.files:
+            log.info("%s: delete detection: the lake holds no earlier load, nothing to compare", self.job.name)
             return
-        comparison = compare(self.keys, self.lake, self.progress)
+        clock = time.monotonic()
+        estimate = (self.recorded if self.recorded is not None else self.lake.history_rows(self.history)) \
+            + self.lake.run_rows()
+        comparison = compare(self.keys, self.lake, self.history, estimate, self.progress)
         self.rows_deleted = len(comparison.deleted)
+        dlt.current.resource_state()[LIVE_KEYS] = comparison.keys - self.rows_deleted  # sizes the next buckets
         how = ("one scan of their keys" if comparison.scanned else
                f"{comparison.looked_up:,} key(s) looked up" if comparison.looked_up else "nothing to look up")
         log.info("%s: delete detection: %s live key(s) in %s bucket(s), %s differing, %s; %s deleted (%.1fs)",
@@ -198,7 +228,7 @@ class DeleteDetection:
         resource.apply_hints(write_disposition="append")  # `_deleted_at` comes with the batches (`watch`)
         resource.add_map(self.watch)
         columns: Any = {**hints, TOMBSTONE_COLUMN: TOMBSTONE_HINT}
-        deleted = dlt.resource(self.tombstone_rows(), name=f"{job.lake_table}_tombstones", table_name=job.lake_table,
+        deleted = dlt.resource(self.tombstone_rows(), name=tombstone_resource(job), table_name=job.lake_table,
                                write_disposition="append", primary_key=list(job.primary_key), columns=columns)
         first: list[DltResource] = [resource]
         second: list[DltResource] = [deleted]

@@ -22,7 +22,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.destinations import Destination
 from dlt_ingest.engine.current_table import current_fork, wants_current_table, with_current_table
-from dlt_ingest.engine.deletes import DeleteDetection
+from dlt_ingest.engine.deletes import DeleteDetection, recorded_live_keys
 from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.engine.retry import is_transient
 from dlt_ingest.engine.state import apply_state_rules, finish_pending_loads, incremental_state, schema_facts
@@ -136,7 +136,8 @@ def _delete_detection(job: Job, prepared: PreparedSource, context: JobContext, p
         return None
     history = _lake_step(lambda: context.destination.history_files(pipeline, job))
     spill = Path(context.pipelines_dir) / job.pipeline_name / "delete_detection"
-    return DeleteDetection(job, prepared.keys, history, spill, datetime.now(timezone.utc), progress)
+    return DeleteDetection(job, prepared.keys, history, spill, datetime.now(timezone.utc), progress,
+                           recorded_live_keys(pipeline.state, job))
 
 
 def lake_hints(prepared: PreparedSource) -> dict[str, Any]:

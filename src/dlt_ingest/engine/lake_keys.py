@@ -62,6 +62,7 @@ class LakeKeys:
         self.db.execute("CREATE TABLE run_keys AS SELECT * FROM empty_keys")
         self.db.unregister("empty_keys")
         self.earlier = 0  # live keys of earlier loads that this run did not extract
+        self.remote = False
 
     def add_run_keys(self, batch: pa.Table) -> None:
         """Keys of a batch this run extracts (they are the newest version of their key)."""
@@ -70,11 +71,29 @@ class LakeKeys:
         self.db.execute("INSERT INTO run_keys SELECT * FROM batch_keys")
         self.db.unregister("batch_keys")
 
+    def _reach(self, history: TableFiles) -> None:
+        """DuckDB reads a bucket's files through the destination's own fsspec filesystem."""
+        if history.filesystem is not None and not self.remote:
+            self.db.register_filesystem(history.filesystem)
+            self.remote = True
+
+    def run_rows(self) -> int:
+        (rows,) = self.db.execute("SELECT count(*) FROM run_keys").fetchone() or (0,)
+        return int(rows)
+
+    def history_rows(self, history: TableFiles) -> int:
+        """The rows of the history's files, from their footers (every version: at least the live keys)."""
+        if not history.files:
+            return 0
+        self._reach(history)
+        (rows,) = self.db.execute("SELECT sum(num_rows) FROM parquet_file_metadata($files)",
+                                  {"files": [path for path, _ in history.files]}).fetchone() or (0,)
+        return int(rows or 0)
+
     def load(self, history: TableFiles) -> int:
         """Find the live keys from the history's completed files and this run's keys; returns how many live
         keys earlier loads hold that this run did not extract (the only ones a tombstone can be for)."""
-        if history.filesystem is not None:
-            self.db.register_filesystem(history.filesystem)
+        self._reach(history)
         not_null = " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
         versions = [f"SELECT {self.keys}, {len(history.files) + 1} AS load_rank, false AS gone FROM run_keys"]
         if history.files:
@@ -110,10 +129,9 @@ class LakeKeys:
         return f"substr(m, {HASH_DIGITS + 1}, {digits})" if digits else "''"
 
     def digest(self, digits: int) -> dict[str, BucketDigest]:
-        rows = self.db.execute(
-            f"SELECT {self._bucket(digits)} AS b, count(*), sum(CAST('0x' || substr(m, 1, 8) AS BIGINT)), "
-            f"sum(CAST('0x' || substr(m, 9, 8) AS BIGINT)) FROM live GROUP BY b").fetchall()
-        return {str(b): BucketDigest.of_halves(n, high, low) for b, n, high, low in rows}
+        rows = self.db.execute(f"SELECT {self._bucket(digits)} AS b, count(*), sum({_hash_sql('m')}) FROM live "
+                               f"GROUP BY b").fetchall()
+        return {str(b): BucketDigest.of_sums(n, [total], [1]) for b, n, total in rows}
 
     def earlier_keys_with_hash(self, digits: int, wanted: dict[str, int]) -> list[tuple[str, str]]:
         """(bucket, canonical text) of earlier live keys whose hash is what their bucket misses."""

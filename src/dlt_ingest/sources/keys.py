@@ -11,8 +11,9 @@ calls the type:
 
 A key of several columns joins its parts with `|`, each text part escaped (`\\` as `\\\\`, `|` as `\\|`),
 so two different keys never print alike. The MD5 of that text, as 32 lower-case hex digits, gives the
-key's 64-bit hash (hex digits 1-16, summed per bucket modulo 2^64 as two exact 32-bit halves) and its
-bucket (the next `digits` hex digits): no engine needs more than an MD5, a substring and a hex number.
+key's 64-bit hash (hex digits 1-16, summed per bucket modulo 2^64 with each engine's exact arithmetic)
+and its bucket (the next `digits` hex digits): no engine needs more than an MD5, a substring and a hex
+number.
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ class BucketDigest:
     hash: int
 
     @classmethod
-    def of_halves(cls, rows: int, high: int, low: int) -> BucketDigest:
-        """From the exact sums of the hashes' upper and lower 32 bits, as every engine computes them."""
-        return cls(int(rows), (int(high) * 2**32 + int(low)) % HASH_MODULUS)
+    def of_sums(cls, rows: int, sums: Sequence[Any], weights: Sequence[int]) -> BucketDigest:
+        """From an engine's exact sums of the numbers the hashes are made of (the hash itself, weight 1, or
+        its upper and lower 32 bits, weights 2^32 and 1)."""
+        total = sum(int(value or 0) * weight for value, weight in zip(sums, weights, strict=True))
+        return cls(int(rows), total % HASH_MODULUS)
 
 
 class SourceKeys(Protocol):

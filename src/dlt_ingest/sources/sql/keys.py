@@ -35,11 +35,14 @@ class KeySql:
 
     kinds: dict[KeyKind, str]  # the canonical text of one key part, per kind this dialect supports
     md5: str
-    hex32: str  # 8 hex digits {h} as a whole number, 0 to 2^32 - 1
+    hash_parts: tuple[tuple[str, int], ...]  # numbers from the MD5 {m} whose exact sums, times the weights,
+    # add up to the sum of the keys' 64-bit hashes (modulo 2^64; a signed 64-bit number is the same hash)
     substr: str  # {t}, {start}, {length}
     escape: str  # a text part of a composite key with `\\` and `|` escaped
     join: Callable[[list[str]], str]
     tuple_in: bool = True  # `(a, b) IN ((..), (..))` works
+    fence: bool = False  # the MD5 is computed in a subquery the planner must not inline (OFFSET 0)
+    session: tuple[str, ...] = ()  # statements before the digest ({mb}: the memory its aggregate needs)
 
 
 def _infix(separator: str) -> Callable[[list[str]], str]:
@@ -50,30 +53,36 @@ _POSTGRES = KeySql(
     {KeyKind.INTEGER: "CAST({c} AS TEXT)", KeyKind.TEXT: "concat({c})",
      KeyKind.DATE: "CAST(({c} - DATE '1970-01-01') AS TEXT)",
      KeyKind.TIMESTAMP: "CAST(CAST(EXTRACT(EPOCH FROM {c}) * 1000000 AS BIGINT) AS TEXT)"},
-    "md5({t})", "CAST(CAST('x' || {h} AS BIT(32)) AS BIGINT)", "substr({t}, {start}, {length})",
-    "replace(replace({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"))
+    "md5({t})", (("CAST(CAST('x' || substr({m}, 1, 16) AS BIT(64)) AS BIGINT)", 1),),
+    "substr({t}, {start}, {length})", "replace(replace({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"),
+    fence=True,  # inlined, the MD5 would run once per use; the scan under the fence may still run in parallel
+    session=("SET LOCAL work_mem = '{mb}MB'", "SET LOCAL parallel_setup_cost = 0",
+             "SET LOCAL parallel_tuple_cost = 0"))
 _MYSQL = KeySql(  # CHAR(92 USING utf8mb4) is a backslash whatever NO_BACKSLASH_ESCAPES says
     {KeyKind.INTEGER: "CAST({c} AS CHAR)", KeyKind.TEXT: "CAST({c} AS CHAR CHARACTER SET utf8mb4)",
      KeyKind.DATE: "CAST(DATEDIFF({c}, '1970-01-01') AS CHAR)",
      KeyKind.TIMESTAMP: "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {c}) AS CHAR)"},
-    "MD5({t})", "CAST(CONV({h}, 16, 10) AS UNSIGNED)", "SUBSTRING({t}, {start}, {length})",
+    "MD5({t})", (("CAST(CONV(SUBSTRING({m}, 1, 16), 16, 10) AS UNSIGNED)", 1),), "SUBSTRING({t}, {start}, {length})",
     "REPLACE(REPLACE({t}, CHAR(92 USING utf8mb4), CONCAT(CHAR(92 USING utf8mb4), CHAR(92 USING utf8mb4))), '|', "
     "CONCAT(CHAR(92 USING utf8mb4), '|'))", lambda parts: "CONCAT(" + ", '|', ".join(parts) + ")")
 _SQLITE = KeySql(  # the functions are registered on every connection (`register_sqlite_functions`)
     {KeyKind.INTEGER: "CAST({c} AS TEXT)", KeyKind.TEXT: "CAST({c} AS TEXT)", KeyKind.DATE: "dlt_ingest_days({c})",
      KeyKind.TIMESTAMP: "dlt_ingest_micros({c})"},
-    "dlt_ingest_md5({t})", "dlt_ingest_hex({h})", "substr({t}, {start}, {length})",
+    "dlt_ingest_md5({t})", (("dlt_ingest_hex(substr({m}, 1, 8))", 2**32), ("dlt_ingest_hex(substr({m}, 9, 8))", 1)),
+    "substr({t}, {start}, {length})",
     "replace(replace({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"))
 _ORACLE = KeySql(
     {KeyKind.INTEGER: "TO_CHAR({c})", KeyKind.TEXT: "TO_CHAR({c})"},
-    "LOWER(RAWTOHEX(STANDARD_HASH({t}, 'MD5')))", "TO_NUMBER({h}, 'XXXXXXXX')", "SUBSTR({t}, {start}, {length})",
+    "LOWER(RAWTOHEX(STANDARD_HASH({t}, 'MD5')))", (("TO_NUMBER(SUBSTR({m}, 1, 16), 'XXXXXXXXXXXXXXXX')", 1),),
+    "SUBSTR({t}, {start}, {length})",
     "REPLACE(REPLACE({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"), tuple_in=False)
 _MSSQL = KeySql(  # the UTF-8 collation (SQL Server 2019) makes HASHBYTES see the text's UTF-8 bytes
     {KeyKind.INTEGER: "CAST({c} AS VARCHAR(40))", KeyKind.TEXT: "CAST({c} AS NVARCHAR(MAX))",
      KeyKind.DATE: "CAST(DATEDIFF(day, '1970-01-01', {c}) AS VARCHAR(20))",
      KeyKind.TIMESTAMP: "CAST(DATEDIFF_BIG(microsecond, '1970-01-01', {c}) AS VARCHAR(20))"},
     "LOWER(CONVERT(VARCHAR(32), HASHBYTES('MD5', CAST(({t}) COLLATE Latin1_General_100_BIN2_UTF8 AS VARCHAR(MAX))), "
-    "2))", "CONVERT(BIGINT, CONVERT(VARBINARY(4), {h}, 2))", "SUBSTRING({t}, {start}, {length})",
+    "2))", (("CAST(CONVERT(BIGINT, CONVERT(VARBINARY(8), SUBSTRING({m}, 1, 16), 2)) AS DECIMAL(38, 0))", 1),),
+    "SUBSTRING({t}, {start}, {length})",
     "REPLACE(REPLACE({t}, '\\', '\\\\'), '|', '\\|')", _infix("+"), tuple_in=False)
 DIALECTS: dict[str, KeySql] = {"postgresql": _POSTGRES, "mysql": _MYSQL, "mariadb": _MYSQL, "sqlite": _SQLITE,
                                "oracle": _ORACLE, "mssql": _MSSQL}
@@ -144,11 +153,11 @@ class SqlKeys:
         return self.sql.substr.format(t=text, start=start, length=length)
 
     def digest_query(self, digits: int) -> Any:
-        """Per bucket: the bucket, its keys, and the exact sums of their hashes' upper and lower 32 bits."""
-        rows = self._rows(with_text=False).subquery("k")
-        high: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 1, 8)), sa.BigInteger())
-        low: Any = sa.literal_column(self.sql.hex32.format(h=self._cut("k.m", 9, 8)), sa.BigInteger())
-        sums = [sa.func.count().label("n"), sa.func.sum(high), sa.func.sum(low)]
+        """Per bucket: the bucket, its keys, and the exact sums of the numbers its keys' hashes are made of."""
+        inner = self._rows(with_text=False)
+        rows = (inner.offset(0) if self.sql.fence else inner).subquery("k")
+        sums = [sa.func.count().label("n"), *(sa.func.sum(sa.literal_column(part.format(m="k.m"), sa.Numeric()))
+                                              for part, _ in self.sql.hash_parts)]
         if not digits:  # one bucket: no GROUP BY (an empty table gives one row of zero keys)
             return sa.select(sa.literal("").label("b"), *sums).select_from(rows)
         bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits), sa.Text())
@@ -156,11 +165,15 @@ class SqlKeys:
 
     def digest(self, digits: int) -> dict[str, BucketDigest]:
         query = self.digest_query(digits)
+        weights = [weight for _, weight in self.sql.hash_parts]
+        memory = min(max(16**digits * 400 // 2**20, 16), 256)
 
         def run() -> dict[str, BucketDigest]:
-            with self.engine.connect() as connection:
-                return {str(b or ""): BucketDigest.of_halves(n, hi or 0, lo or 0)
-                        for b, n, hi, lo in connection.execute(query)}
+            with self.engine.begin() as connection:
+                for statement in self.sql.session:
+                    connection.execute(sa.text(statement.format(mb=memory)))
+                return {str(b or ""): BucketDigest.of_sums(n, sums, weights)
+                        for b, n, *sums in connection.execute(query)}
 
         return dict(self._guard(run))
 
