@@ -100,7 +100,7 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
     _report(progress, 1, "start")
     with ThreadPoolExecutor(1, thread_name_prefix="delete-detection") as pool:
         theirs = pool.submit(contextvars.copy_context().run, source.digest, digits)
-        earlier = lake.load(history)
+        earlier = lake.load(history, digits)
         result.keys = lake.count()
         lake_digest = _nonempty(lake.digest(digits)) if earlier else {}
         _report(progress, result.keys, "lake keys")
@@ -197,7 +197,8 @@ class DeleteDetection:
         if not isinstance(item, pa.Table):
             raise SourceError(f"{self.job.name}: detect_deletes needs a read that yields Arrow batches, not "
                               f"{type(item).__name__}: choose another backend for this row")
-        self.lake.add_run_keys(item)
+        if self.history.files:  # without an earlier load there is nothing to compare them with
+            self.lake.add_run_keys(item)
         return item.append_column(pa.field(TOMBSTONE_COLUMN, TOMBSTONE_TYPE), pa.nulls(item.num_rows, TOMBSTONE_TYPE))
 
     def tombstone_rows(self) -> Iterator[pa.Table]:

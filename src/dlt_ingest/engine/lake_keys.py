@@ -38,9 +38,11 @@ def open_duckdb(spill: Path) -> Any:
     except ImportError:
         raise SourceError("detect_deletes needs the duckdb package: pip install 'dlt-ingest[deletes]'") from None
     spill.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
-                                  "preserve_insertion_order": False, "autoinstall_known_extensions": False,
-                                  "autoload_known_extensions": False})  # nothing is ever downloaded
+    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                        "preserve_insertion_order": False, "autoinstall_known_extensions": False,
+                                        "autoload_known_extensions": False})  # nothing is ever downloaded
+    connection.execute("SET enable_progress_bar = false")  # it would draw on the run's terminal
+    return connection
 
 
 def _hash_sql(column: str) -> str:
@@ -62,6 +64,7 @@ class LakeKeys:
         self.db.execute("CREATE TABLE run_keys AS SELECT * FROM empty_keys")
         self.db.unregister("empty_keys")
         self.earlier = 0  # live keys of earlier loads that this run did not extract
+        self.digits = 0  # the hex digits of the buckets `load` cut
         self.remote = False
 
     def add_run_keys(self, batch: pa.Table) -> None:
@@ -90,10 +93,12 @@ class LakeKeys:
                                   {"files": [path for path, _ in history.files]}).fetchone() or (0,)
         return int(rows or 0)
 
-    def load(self, history: TableFiles) -> int:
-        """Find the live keys from the history's completed files and this run's keys; returns how many live
-        keys earlier loads hold that this run did not extract (the only ones a tombstone can be for)."""
+    def load(self, history: TableFiles, digits: int = 0) -> int:
+        """Find the live keys from the history's completed files and this run's keys, each with its hash `h`,
+        the 32 bits `g` after it and its bucket `b` of `digits` hex digits; returns how many live keys earlier
+        loads hold that this run did not extract (the only ones a tombstone can be for)."""
         self._reach(history)
+        self.digits = digits
         not_null = " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
         versions = [f"SELECT {self.keys}, {len(history.files) + 1} AS load_rank, false AS gone FROM run_keys"]
         if history.files:
@@ -113,8 +118,10 @@ class LakeKeys:
             f"CREATE TABLE live AS WITH versions AS ({' UNION ALL '.join(versions)}), "
             f"latest AS (SELECT {self.keys}, arg_max(gone, load_rank) AS gone, max(load_rank) = {run} AS from_run "
             f"FROM versions GROUP BY {self.keys}) "
-            f"SELECT {self.keys}, from_run, c, md5(c) AS m FROM "
-            f"(SELECT *, {duckdb_canonical(self.lake)} AS c FROM latest WHERE NOT gone)",
+            f"SELECT {self.keys}, from_run, c, {_hash_sql('m')} AS h, "
+            f"CAST('0x' || substr(m, {HASH_DIGITS + 1}, 8) AS UINTEGER) AS g, substr(m, {HASH_DIGITS + 1}, {digits}) "
+            f"AS b FROM (SELECT *, md5(c) AS m FROM (SELECT *, {duckdb_canonical(self.lake)} AS c FROM latest "
+            f"WHERE NOT gone))",
             {"files": [path for path, _ in history.files]} if history.files else None)
         if history.files:
             self.db.unregister("file_ranks")
@@ -126,21 +133,23 @@ class LakeKeys:
         return int(rows)
 
     def _bucket(self, digits: int) -> str:
-        return f"substr(m, {HASH_DIGITS + 1}, {digits})" if digits else "''"
+        if digits == self.digits:
+            return "b"
+        return f"substr(lpad(lower(hex(g)), 8, '0'), 1, {digits})" if digits else "''"
 
     def digest(self, digits: int) -> dict[str, BucketDigest]:
-        rows = self.db.execute(f"SELECT {self._bucket(digits)} AS b, count(*), sum({_hash_sql('m')}) FROM live "
-                               f"GROUP BY b").fetchall()
+        rows = self.db.execute(f"SELECT {self._bucket(digits)} AS bucket, count(*), sum(h) FROM live "
+                               f"GROUP BY bucket").fetchall()
         return {str(b): BucketDigest.of_sums(n, [total], [1]) for b, n, total in rows}
 
     def earlier_keys_with_hash(self, digits: int, wanted: dict[str, int]) -> list[tuple[str, str]]:
         """(bucket, canonical text) of earlier live keys whose hash is what their bucket misses."""
         if not wanted:
             return []
-        self.db.register("wanted", pa.table({"b": list(wanted), "h": pa.array(list(wanted.values()), pa.uint64())}))
-        rows = self.db.execute(
-            f"SELECT w.b, l.c FROM live l JOIN wanted w ON {self._bucket(digits)} = w.b AND {_hash_sql('l.m')} = w.h "
-            f"WHERE NOT l.from_run").fetchall()
+        self.db.register("wanted", pa.table({"want_b": list(wanted),
+                                             "want_h": pa.array(list(wanted.values()), pa.uint64())}))
+        rows = self.db.execute(f"SELECT want_b, c FROM live JOIN wanted ON {self._bucket(digits)} = want_b AND "
+                               f"h = want_h WHERE NOT from_run").fetchall()
         self.db.unregister("wanted")
         return [(str(b), str(c)) for b, c in rows]
 
