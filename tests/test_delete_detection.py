@@ -271,11 +271,11 @@ def test_composite_keys_of_every_kind_hash_alike_on_the_source_and_in_the_lake(
               primary_key=tuple(COMPOSITE_KEYS), detect_deletes=True)
     module: Any = REGISTRY.get(db.kind)
     credentials = resolve_source_credentials(module.credentials_spec, SOURCE).config
-    engine = module.create_engine(credentials)
+    session = module.open_session(credentials, [job])
     lake = None
     try:
-        reflected, contract, _, _ = module.plan_read(job, credentials, engine, "test")
-        source = SqlKeys(engine, reflected, contract, job, lambda action: action())
+        reflected, contract, _, _ = module.plan_read(job, session, "test")
+        source = SqlKeys(session.engine, reflected, contract, job, lambda action: action())
         lake = LakeKeys(source.columns, tmp_path / "spill")
         files = [(str(f), file_load_id(f.name)) for f in project.lake_files(SOURCE, table)]
         assert lake.load(TableFiles(files), 2) == len(rows)  # buckets of 2 digits kept, others computed
@@ -288,7 +288,7 @@ def test_composite_keys_of_every_kind_hash_alike_on_the_source_and_in_the_lake(
     finally:
         if lake is not None:
             lake.close()
-        engine.dispose()
+        session.close()
 
     db.execute(f"DELETE FROM {table} WHERE region IN ('a|b', 'a') AND seq = 7",
                f"DELETE FROM {table} WHERE day = '9999-12-31' AND region = 'back\\\\slash'"
