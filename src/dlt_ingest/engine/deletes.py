@@ -28,6 +28,7 @@ from typing import Any
 
 import dlt
 import pyarrow as pa
+from dlt.common.runtime import signals
 from dlt.common.runtime.collector import Collector
 from dlt.extract import DltResource, DltSource
 from dlt.extract.extract import data_to_sources
@@ -105,6 +106,7 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
         lake_digest = _nonempty(lake.digest(digits)) if earlier else {}
         _report(progress, result.keys, "lake keys")
         source_digest = _nonempty(theirs.result())
+    signals.raise_if_signalled()  # Ctrl-C during the scans: stop before any lookup
     _report(progress, sum(d.rows for d in source_digest.values()), "source keys")
     if not earlier:
         return result
