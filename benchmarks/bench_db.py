@@ -46,6 +46,12 @@ class Database:
         password = self.password.replace("\\", "\\\\").replace("'", "\\'")
         return f"host={self.host} port={self.port} user={self.user} password='{password}' dbname={self.database}"
 
+    def uri(self) -> str:
+        from urllib.parse import quote
+
+        return f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/" \
+               f"{self.database}"
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.cleanup()
@@ -96,3 +102,23 @@ def touch_one_percent(db: Database, table: str, round_no: int) -> int:
         touched = cursor.rowcount
         cursor.execute(f"VACUUM ANALYZE {table}")
     return int(touched)
+
+
+def copy_table(db: Database, source: str, name: str) -> str:
+    """A fresh copy of `source` (same rows, primary key and watermark index) that a benchmark may change."""
+    with closing(db.connect()) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")
+        cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
+        cursor.execute(f"CREATE INDEX ON {name} (updated_at)")
+        cursor.execute(f"VACUUM ANALYZE {name}")
+    return name
+
+
+def delete_share(db: Database, table: str, round_no: int, every: int = 1000) -> int:
+    """Delete one row in `every` (0.1% by default), a different share each round."""
+    with closing(db.connect()) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id %% %s = %s", (every, round_no % every))
+        deleted = cursor.rowcount
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    return int(deleted)

@@ -25,7 +25,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_server import SlowApi
-from bench_db import Database, ensure_table, max_updated_at, open_database, touch_one_percent
+from bench_db import (
+    Database,
+    copy_table,
+    delete_share,
+    ensure_table,
+    max_updated_at,
+    open_database,
+    touch_one_percent,
+)
 
 import dlt_ingest
 from dlt_ingest.workbook.template import write_workbook
@@ -75,12 +83,16 @@ def ingest(project: Path, *args: str) -> Measure:
     return run_process([sys.executable, "-m", "dlt_ingest", "run", *args], project)
 
 
-def last_audit_rows(project: Path) -> int:
+def last_audit_row(project: Path) -> dict[str, str]:
     import csv
 
     files = sorted((project / "metadata").glob("audit_*.csv"))
     with files[-1].open(encoding="utf-8", newline="") as handle:
-        return int(list(csv.DictReader(handle))[-1]["rows_processed"])
+        return dict(list(csv.DictReader(handle))[-1])
+
+
+def last_audit_rows(project: Path) -> int:
+    return int(last_audit_row(project)["rows_processed"])
 
 
 def db_row(table: str, load_type: str, **extra: str) -> dict[str, Any]:
@@ -119,6 +131,59 @@ def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: 
             f"{k} {result[k][-1].seconds:.2f}s {result[k][-1].peak_rss_mib:.0f}MiB"
             for k in ("floor", "full", "incremental_empty", "incremental") if result[k]), flush=True)
     return result
+
+
+def bench_deletes(db: Database, rows: int, repeat: int, work: Path, extra_config: str) -> dict[str, Any]:
+    """Delete detection on a copy of `bench_<rows>` with 0.1% of its rows deleted before each round, against
+    a plain re-read of every key (its own process, alternating which goes first), the same INCREMENTAL run
+    without delete detection, and a FULL reload."""
+    table = copy_table(db, ensure_table(db, rows), f"deletes_{rows}")
+    row = db_row(table, "INCREMENTAL", watermark_column="updated_at", detect_deletes="Y")
+    project = make_project(work / "deletes", db, [row], extra_config, None)
+    result: dict[str, Any] = {"rows": rows, "first": ingest(project), "compare": [], "plain": [], "without": [],
+                              "full": [], "deleted": []}
+    reread = [sys.executable, str(HERE / "reread_keys.py"), db.uri(), table, str(project / "lake" / "bench"),
+              str(work / "reread-spill")]
+    for round_no in range(repeat):
+        deleted = delete_share(db, table, round_no)
+        result["deleted"].append(deleted)
+        for what in ("plain", "compare") if round_no % 2 == 0 else ("compare", "plain"):
+            if what == "plain":
+                result["plain"].append(run_process(reread, work))
+                continue
+            result["compare"].append(ingest(project))
+            audit = last_audit_row(project)
+            if audit["rows_deleted"] != str(deleted):
+                raise RuntimeError(f"delete detection found {audit['rows_deleted']} deleted rows, expected {deleted}")
+        write_workbook(project / "config" / "ingestion_config.xlsx", [{**row, "detect_deletes": "N"}])
+        result["without"].append(ingest(project))  # the same run without the comparison: what it adds
+        write_workbook(project / "config" / "ingestion_config.xlsx", [row])
+        full = make_project(work / "deletes-full", db, [db_row(table, "FULL")], extra_config, None)
+        result["full"].append(ingest(full))
+        shutil.rmtree(full)
+        print(f"  deletes {rows:>10,} round {round_no + 1} ({deleted:,} deleted): " + ", ".join(
+            f"{k} {result[k][-1].seconds:.2f}s {result[k][-1].peak_rss_mib:.0f}MiB"
+            for k in ("compare", "plain", "without", "full")), flush=True)
+    shutil.rmtree(project)
+    return result
+
+
+def deletes_report(result: dict[str, Any]) -> str:
+    cells = {k: (median(result[k], "seconds"), median(result[k], "peak_rss_mib")) for k in
+             ("compare", "plain", "without", "full")}
+    own = statistics.median(c.seconds - w.seconds for c, w in zip(result["compare"], result["without"], strict=True))
+    return "\n".join([
+        f"Delete detection, {result['rows']:,} rows, {statistics.median(result['deleted']):,.0f} deleted per round "
+        f"(medians of {len(result['compare'])} rounds; first load of all rows {result['first'].seconds:.2f}s):",
+        "| run | seconds | peak RSS MiB |", "|---|---|---|",
+        *(f"| {label} | {cells[k][0]:.2f} | {cells[k][1]:.0f} |" for k, label in (
+            ("compare", "`ingest run` INCREMENTAL with detect_deletes (nothing new, 0.1% deleted)"),
+            ("without", "the same run without detect_deletes"),
+            ("plain", "plain re-read of every key (ADBC) anti-joined in DuckDB"),
+            ("full", "`ingest run` FULL reload"))),
+        f"comparison's own time (with - without, median of rounds): {own:.2f}s; with / FULL: "
+        f"{round_ratio(result['compare'], result['full']):.0%}; comparison / plain re-read: "
+        f"{round_ratio(result['compare'], result['plain']):.2f}x"])
 
 
 def bench_api(jobs: int, pages: int, latency: float, repeat: int, work: Path) -> dict[str, Any]:
@@ -176,7 +241,8 @@ def report(tables: list[dict[str, Any]], api: dict[str, Any] | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 5_000_000],
+                        help="table sizes for FULL and INCREMENTAL (none: `--rows` alone)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
                         help="reuse this server (postgresql://user:password@host:port/db); default: start one")
@@ -189,6 +255,8 @@ def main() -> None:
     parser.add_argument("--api-jobs", type=int, default=8, help="0 skips the API comparison")
     parser.add_argument("--api-pages", type=int, default=5)
     parser.add_argument("--api-latency", type=float, default=0.1)
+    parser.add_argument("--deletes-rows", type=int, default=0,
+                        help="also measure delete detection on a table of this many rows (0.1%% deleted per round)")
     parser.add_argument("--json", help="also write the raw measurements here")
     args = parser.parse_args()
 
@@ -201,6 +269,8 @@ def main() -> None:
         tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor,
                           tuple(args.source_setting))
                   for rows in args.rows] if db else []
+        deletes = bench_deletes(db, args.deletes_rows, args.repeat, work, args.dlt_config) \
+            if db and args.deletes_rows else None
         api = bench_api(args.api_jobs, args.api_pages, args.api_latency, args.repeat, work) if args.api_jobs else None
     finally:
         if db:
@@ -208,11 +278,15 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(tables, api))
+    if deletes:
+        print()
+        print(deletes_report(deletes))
     if args.json:
         def plain(value: Any) -> Any:
             return asdict(value) if isinstance(value, Measure) else value
 
-        Path(args.json).write_text(json.dumps({"tables": tables, "api": api}, default=plain, indent=1))
+        Path(args.json).write_text(json.dumps({"tables": tables, "api": api, "deletes": deletes}, default=plain,
+                                              indent=1))
 
 
 if __name__ == "__main__":

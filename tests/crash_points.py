@@ -7,7 +7,9 @@ point is reached; nothing of this ships in the package. The points:
 - `extract`: after the second batch of rows was written to the extract package (extraction mid-way);
 - `normalize`: when normalize starts on the extracted package;
 - `load`: after the first data file was uploaded while others are still to go;
-- `after_files`: after every data file was uploaded, before dlt writes the state and the completion record.
+- `after_files`: after every data file was uploaded, before dlt writes the state and the completion record;
+- `compare` (jobs with detect_deletes only): during delete detection, after the source's keys were digested and
+  before any tombstone was made.
 
 """
 
@@ -20,10 +22,12 @@ import sys
 from dlt.common.runtime.collector import Collector, NullCollector
 
 import dlt_ingest
+from dlt_ingest.engine.deletes import PROGRESS
 from dlt_ingest.engine.orchestrator import SilentObserver
 from dlt_ingest.workbook.model import Job
 
 CRASH_POINTS = ("extract", "normalize", "load", "after_files")
+COMPARE = "compare"
 
 
 def _die() -> None:
@@ -46,7 +50,10 @@ class CrashCollector(NullCollector):
 
     def update(self, name: str, inc: int = 1, total: int | None = None, inc_total: int | None = None,
                message: str | None = None, label: str | None = None) -> None:
-        if self.step.startswith("Extract") and name != "Resources" and inc > 0:
+        if name == PROGRESS:
+            if self.point == COMPARE and label == "source keys":
+                _die()
+        elif self.step.startswith("Extract") and name != "Resources" and inc > 0:
             self.extract_batches += 1
             if self.point == "extract" and self.extract_batches >= 2:
                 _die()

@@ -7,8 +7,12 @@ load whose id starts its name (`<load_id>.<file_id>.parquet`).
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -64,3 +68,41 @@ def lake_rows(table: pa.Table | None, *columns: str) -> list[tuple[Any, ...]]:
     if table is None:
         return []
     return list(zip(*(table[c].to_pylist() for c in columns), strict=True))
+
+
+def documented_live_rows_sql() -> str:
+    """The SQL of docs/reliability.md that reads an INCREMENTAL table's live rows (tombstones left out)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", text, flags=re.S)
+    return next(block for block in blocks if "_deleted_at IS NULL" in block)
+
+
+def live_rows(lake_root: Path, dataset: str, table: str, keys: Sequence[str], watermark: str) -> pa.Table:
+    """The live rows of a local lake's table by the documented query, as written there (for demo.orders)."""
+    partition = "PARTITION BY " + ", ".join(f'"{key}"' for key in keys)
+    sql = (documented_live_rows_sql().replace("'lake/demo/", f"'{lake_root.as_posix()}/{dataset}/")
+           .replace("/orders/", f"/{table}/").replace("PARTITION BY id", partition)
+           .replace("updated_at DESC", f"{watermark} DESC"))
+    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        return connection.sql(sql).to_arrow_table()
+    finally:
+        connection.close()
+
+
+def live_key_values(lake: Any, dataset: str, table: str, key: str) -> set[Any]:
+    """The keys of the live rows, by the same rule in Python (local disk or Azurite): per key the version of
+    the greatest completed load, left out when it is a tombstone (`_deleted_at` set)."""
+    done = completed_load_ids(lake, dataset)
+    latest: dict[Any, tuple[float, bool]] = {}
+    for relative in lake.files(dataset, table):
+        load_id = file_load_id(relative)
+        if load_id not in done:
+            continue
+        rows = _read_file(lake, relative)
+        gone = rows["_deleted_at"].is_valid().to_pylist() if "_deleted_at" in rows.column_names else [False] * len(rows)
+        for value, deleted in zip(rows[key].to_pylist(), gone, strict=True):
+            order = float(load_id)
+            if value not in latest or latest[value][0] < order or (latest[value][0] == order and deleted):
+                latest[value] = (order, deleted)
+    return {value for value, (_, deleted) in latest.items() if not deleted}

@@ -49,6 +49,8 @@ def _letter(column: str) -> str:
      "watermark_column", "doc (jsonb) is read as text and cannot order rows"),
     ({"load_type": "INCREMENTAL", "watermark_column": "updated_at", "primary_key": "key",
       "last_watermark": "2024-01-01"}, "primary_key", "primary_key names key"),
+    ({"load_type": "INCREMENTAL", "watermark_column": "updated_at", "primary_key": "amount", "detect_deletes": "Y",
+      "last_watermark": "2024-01-01"}, "detect_deletes", "detect_deletes cannot compare primary key column amount"),
     ({"backend": "duckdb"}, "backend", "span (interval) can be read by pyarrow, connectorx, adbc"),
     ({"backend": "connectorx"}, "backend", "amount (numeric(10,2)) can be read by"),
 ], ids=lambda v: v if isinstance(v, str) else None)

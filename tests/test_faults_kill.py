@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from conftest import Project
-from crash_points import CRASH_POINTS
+from crash_points import COMPARE, CRASH_POINTS
 from lake_backends import AzuriteLake, LocalLake
-from reading_rule import checksum, lake_rows, orphan_files, read_completed
+from reading_rule import checksum, lake_rows, live_key_values, orphan_files, read_completed
 
 FIRST_ROWS, NEW_ROWS = 4_000, 16_000
 FILE_MAX_ITEMS = "4000"  # several data files per load, so a kill can land between two uploads
@@ -136,3 +136,34 @@ def test_orphan_files_of_a_killed_load_are_removed_when_the_working_folder_is_lo
     assert orphan_files(lake, "demo", "events") == []
     assert_exactly_once(project, lake)
     assert_watermark_consistent(project)
+
+
+@pytest.mark.slow
+def test_run_killed_while_comparing_keys_leaves_no_tombstone_and_the_next_run_finds_the_deletes_once(
+        project: Project, lake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = project.path / "data" / "demo.sqlite"
+    monkeypatch.setenv("DATA_WRITER__FILE_MAX_ITEMS", FILE_MAX_ITEMS)
+    add_events(database, 1, FIRST_ROWS)
+    project.write_workbook([{**JOB, "detect_deletes": "Y"}])
+    assert project.ingest("run").exit_code == 0
+    add_events(database, FIRST_ROWS + 1, NEW_ROWS)
+    with sqlite3.connect(database) as connection:
+        connection.execute("DELETE FROM events WHERE id % 97 = 0 OR id IN (1, 4000)")
+    connection.close()
+
+    killed = run_killed_at(project, COMPARE)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert len(project.audit_rows()) == 1
+    assert_no_half_load_is_visible(lake)  # neither the new rows nor a single tombstone
+
+    recovered = project.ingest("run")
+    assert recovered.exit_code == 0, recovered.output
+    row = project.audit_rows()[-1]
+    expected, _ = source_events(database)
+    gone = set(range(1, FIRST_ROWS + NEW_ROWS + 1)) - {i for i, _ in expected}
+    loaded_before = {i for i in gone if i <= FIRST_ROWS}
+    assert (row["status"], row["rows_processed"]) == ("SUCCESS", str(NEW_ROWS - len(gone - loaded_before)))
+    assert row["rows_deleted"] == str(len(loaded_before)) != "0"  # the same deletes, once
+    assert live_key_values(lake, "demo", "events", "id") == {i for i, _ in expected}
+    again = project.ingest("run")
+    assert again.exit_code == 0 and project.audit_rows()[-1]["rows_deleted"] == "0"

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.oracle.oracledb import OracleDialect_oracledb
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.engine import make_url
 
-from dlt_ingest.errors import SourceError
+from dlt_ingest.errors import RowMismatch, SourceError
 from dlt_ingest.sources import REGISTRY
 from dlt_ingest.sources.sql.azure_sql import AzureSqlCredentials
 from dlt_ingest.sources.sql.cursor import build_incremental, convert_watermark
@@ -263,3 +263,79 @@ def test_last_watermark_that_does_not_fit_names_the_job_and_column() -> None:
         convert_watermark(job("postgresql", last_watermark="yesterday", watermark_column="updated_at"),
                           sa.DateTime())
     assert str(error.value).startswith("src.orders: last_watermark 'yesterday' does not fit column 'updated_at'")
+
+
+class _Compiling:
+    """An engine stand-in for SQL that is only compiled: delete detection builds its queries from the dialect."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+
+
+def _keys_of(dialect: Any, *columns: sa.Column[Any]) -> Any:
+    from dlt_ingest.sources.sql.contract import TableContract
+    from dlt_ingest.sources.sql.keys import SqlKeys
+
+    table = sa.Table("orders", sa.MetaData(schema="sales"), *columns, sa.Column("updated_at", sa.DateTime()))
+    contract = TableContract.of("orders", list(table.columns), dialect)
+    key = tuple(c.name for c in columns)
+    keys_job = job(dialect.name, schema_name="sales", load_type=LoadType.INCREMENTAL, watermark_column="updated_at",
+                   primary_key=key, detect_deletes=True)
+    return SqlKeys(_Compiling(dialect), table, contract, keys_job, lambda action: action())
+
+
+def _sql(query: Any, dialect: Any) -> str:
+    return " ".join(str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).split())
+
+
+@pytest.mark.parametrize(("dialect", "expected"), [
+    (OracleDialect_oracledb(), ["LOWER(RAWTOHEX(STANDARD_HASH(REPLACE(REPLACE(TO_CHAR(sales.orders.code), '\\', "
+                                "'\\\\'), '|', '\\|') || '|' || TO_CHAR(sales.orders.id), 'MD5')))",
+                                "sum(TO_NUMBER(SUBSTR(k.m, 1, 16), 'XXXXXXXXXXXXXXXX'))", "GROUP BY SUBSTR(k.m, 17, 2)",
+                                "sales.orders.updated_at IS NOT NULL"]),
+    (MSDialect_pyodbc(), ["HASHBYTES('MD5', CAST((REPLACE(REPLACE(CAST(sales.orders.code AS NVARCHAR(MAX)), '\\', "
+                          "'\\\\'), '|', '\\|') + '|' + CAST(sales.orders.id AS VARCHAR(40))) COLLATE "
+                          "Latin1_General_100_BIN2_UTF8 AS VARCHAR(MAX)))",
+                          "sum(CAST(CONVERT(BIGINT, CONVERT(VARBINARY(8), SUBSTRING(k.m, 1, 16), 2)) AS "
+                          "DECIMAL(38, 0)))",
+                          "GROUP BY SUBSTRING(k.m, 17, 2)"]),
+])
+def test_delete_detection_digests_keys_in_oracle_and_sql_server_sql(dialect: Any, expected: list[str]) -> None:
+    keys = _keys_of(dialect, sa.Column("code", sa.String(20), primary_key=True),
+                    sa.Column("id", sa.Integer(), primary_key=True))
+    text = _sql(keys.digest_query(2), dialect)
+    for part in expected:
+        assert part in text
+
+
+@pytest.mark.parametrize(("dialect", "lookup"), [
+    (OracleDialect_oracledb(), "WHERE sales.orders.code = 'a|b' AND sales.orders.id = 7 OR sales.orders.code = "
+                               "'x' AND sales.orders.id = -1"),
+    (MSDialect_pyodbc(), "WHERE sales.orders.code = 'a|b' AND sales.orders.id = 7 OR sales.orders.code = 'x' AND "
+                         "sales.orders.id = -1"),
+    (postgresql.dialect(), "WHERE (sales.orders.code, sales.orders.id) IN (('a|b', 7), ('x', -1))"),
+    (mysql.dialect(), "WHERE (sales.orders.code, sales.orders.id) IN (('a|b', 7), ('x', -1))"),
+])
+def test_delete_detection_looks_keys_up_by_the_primary_key(dialect: Any, lookup: str) -> None:
+    keys = _keys_of(dialect, sa.Column("code", sa.String(20), primary_key=True),
+                    sa.Column("id", sa.Integer(), primary_key=True))
+    assert lookup in _sql(keys.present_query([("a|b", 7), ("x", -1)]), dialect)
+
+
+@pytest.mark.parametrize("dialect", [OracleDialect_oracledb(), MSDialect_pyodbc()])
+def test_delete_detection_scans_only_the_buckets_asked_for(dialect: Any) -> None:
+    keys = _keys_of(dialect, sa.Column("id", sa.Integer(), primary_key=True))
+    text = _sql(keys.scan_query(2, ["0a", "ff", "x'; DROP TABLE orders; --"]), dialect)
+    assert text.endswith("(k.m, 17, 2) IN ('0a', 'ff')")  # anything but hex digits is never a literal
+
+
+@pytest.mark.parametrize(("dialect", "column", "kinds"), [
+    (OracleDialect_oracledb(), sa.Column("day", oracle.DATE(), primary_key=True), "integer, text"),
+    (MSDialect_pyodbc(), sa.Column("score", sa.Float(), primary_key=True), "integer, text, date, timestamp"),
+])
+def test_delete_detection_refuses_a_key_it_cannot_print_alike_in_the_lake(dialect: Any, column: Any,
+                                                                          kinds: str) -> None:
+    with pytest.raises(RowMismatch) as refused:
+        _keys_of(dialect, column)
+    assert refused.value.workbook_column == "detect_deletes"
+    assert f"keys of these kinds can be compared: {kinds}; set detect_deletes to N" in str(refused.value)

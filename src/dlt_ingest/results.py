@@ -106,6 +106,10 @@ class RunReport:
         return sum(r.rows for r in self.results)
 
     @property
+    def total_deleted(self) -> int:
+        return sum(r.rows_deleted for r in self.results)
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 

@@ -39,6 +39,9 @@ def print_summary(console: Console, report: RunReport) -> None:
     if report.skipped:
         console.print(f"Skipped: {len(report.skipped)}")
     console.print(f"Rows: {report.total_rows:,}")
+    if report.total_deleted:
+        per_job = ", ".join(f"{r.job.name} {r.rows_deleted:,}" for r in report.results if r.rows_deleted)
+        console.print(f"Deleted: {report.total_deleted:,} ({per_job})", markup=False)
     console.print(f"Duration: {report.duration_seconds:.1f}s")
     warned = [r for r in report.results if r.warnings or r.schema_changed]
     if warned:

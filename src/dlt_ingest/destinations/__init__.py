@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlt_ingest.destinations.base import Destination
+from dlt_ingest.destinations.base import Destination, TableFiles
 from dlt_ingest.destinations.filesystem import FilesystemDestination, lake_target
 
 
@@ -17,4 +17,4 @@ def build_destination(bucket_url: str | None = None, project: Path | None = None
     return FilesystemDestination(lake_target(bucket_url, project))
 
 
-__all__ = ["Destination", "FilesystemDestination", "build_destination"]
+__all__ = ["Destination", "FilesystemDestination", "TableFiles", "build_destination"]

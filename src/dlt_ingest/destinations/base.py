@@ -3,13 +3,15 @@
 A run builds one destination, checks it once (`preflight`), and for each job: builds dlt's destination
 for the job's pipeline (`build`), restores the job's stored state from it (`restore_state`), makes the
 job's target ready (`prepare_load`: unfinished loads cleaned up, folders created) and, after the load,
-asks where the files went (`written_location`); a catalog step after the run asks what a job's table holds
-(`describe_table`, `catalog_root`). A new kind of destination is a package implementing it.
+asks where the files went (`written_location`); delete detection reads the history's completed files
+(`history_files`); a catalog step after the run asks what a job's table holds (`describe_table`,
+`catalog_root`). A new kind of destination is a package implementing it.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
@@ -18,6 +20,15 @@ from dlt.common.pipeline import LoadInfo
 
 from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The data files of a table's completed loads: (path, load id) pairs, and the fsspec filesystem that
+    reads the paths when they are not local (None for local disk)."""
+
+    files: list[tuple[str, str]]
+    filesystem: Any = None
 
 
 class Destination(Protocol):
@@ -52,6 +63,10 @@ class Destination(Protocol):
 
     def table_schema(self, pipeline: Any, job: Job) -> pa.Schema | None:
         """The Arrow schema of the newest completed file of the job's table, or None when it has none."""
+        ...
+
+    def history_files(self, pipeline: Any, job: Job) -> TableFiles:
+        """Every data file of the job's table that a reader following the reading rule reads."""
         ...
 
     def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:

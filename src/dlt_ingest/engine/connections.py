@@ -9,10 +9,11 @@ from typing import Any
 
 from dlt.common.configuration.specs import BaseConfiguration
 
-from dlt_ingest.engine.plan import RunOptions, plan_run
+from dlt_ingest.engine.plan import RunOptions, decided_jobs, plan_run
 from dlt_ingest.errors import CellProblem, describe
 from dlt_ingest.secrets.chain import resolve_source_credentials
 from dlt_ingest.secrets.check import SecretsReport, check_source_secrets, list_settings
+from dlt_ingest.settings import IngestSettings
 from dlt_ingest.sources import REGISTRY
 from dlt_ingest.sources.base import SourceSession
 from dlt_ingest.workbook.model import Job
@@ -67,8 +68,9 @@ def check_against_sources(workbook: WorkbookConfig) -> SourceCheck:
     problems: list[CellProblem] = []
     unreachable: dict[str, ConnectionCheck] = {}
     sessions: dict[str, SourceSession[Any]] = {}
+    jobs = decided_jobs(workbook.jobs, IngestSettings.load())
     try:
-        for job in workbook.jobs:
+        for job in jobs:
             if job.source_name in unreachable:
                 continue
             module: Any = REGISTRY.get(job.source_type)
@@ -76,7 +78,7 @@ def check_against_sources(workbook: WorkbookConfig) -> SourceCheck:
                 if job.source_name not in sessions:
                     credentials = resolve_source_credentials(module.credentials_spec, job.source_name).config
                     sessions[job.source_name] = module.open_session(
-                        credentials, [j for j in workbook.jobs if j.source_name == job.source_name])
+                        credentials, [j for j in jobs if j.source_name == job.source_name])
                 found = module.check_against_source(job, sessions[job.source_name])
             except Exception as exc:  # a source that cannot answer is one row of the report
                 unreachable[job.source_name] = ConnectionCheck(job.source_name, job.source_type, False,

@@ -11,15 +11,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.runtime.collector import Collector
+from dlt.extract import DltResource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.destinations import Destination
-from dlt_ingest.engine.current_table import wants_current_table, with_current_table
+from dlt_ingest.engine.current_table import current_fork, wants_current_table, with_current_table
+from dlt_ingest.engine.deletes import DeleteDetection, recorded_live_keys
 from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.engine.retry import is_transient
 from dlt_ingest.engine.state import apply_state_rules, finish_pending_loads, incremental_state, schema_facts
@@ -27,7 +30,7 @@ from dlt_ingest.errors import IngestError, JobError, describe, first_line
 from dlt_ingest.redaction import redact
 from dlt_ingest.results import ColumnChange, JobResult, JobStatus
 from dlt_ingest.sources import REGISTRY, LakeColumns
-from dlt_ingest.sources.base import SourceSession, stored_lake_columns
+from dlt_ingest.sources.base import PreparedSource, SourceSession, stored_lake_columns
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.job")
@@ -91,16 +94,25 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
             log.warning("%s: %s", job.name, warning)
         result.schema_changes = list(prepared.schema_changes or [])
         tracked = prepared.schema_changes is not None
-        data: Any = prepared.data
-        if wants_current_table(job, context.current_tables):  # dispositions per resource: append + merge
-            data = with_current_table(prepared.data, job)
-            pipeline.extract(data, loader_file_format="parquet")
-        else:
-            pipeline.extract(data, loader_file_format="parquet", write_disposition="append")
+        current = wants_current_table(job, context.current_tables)
+        detection = _delete_detection(job, prepared, context, pipeline, progress)
+        try:
+            if detection is not None:  # the read, then the tombstones, in one package
+                fork = (lambda resource, name: current_fork(resource, job, name)) if current else None
+                pipeline.extract(detection.sources(pipeline, prepared.data, lake_hints(prepared), fork),
+                                 loader_file_format="parquet")
+            elif current:  # dispositions per resource: append + merge
+                pipeline.extract(with_current_table(prepared.data, job), loader_file_format="parquet")
+            else:
+                pipeline.extract(prepared.data, loader_file_format="parquet", write_disposition="append")
+        finally:
+            if detection is not None:
+                detection.close()
+                result.rows_deleted = detection.rows_deleted
         normalized = pipeline.normalize()
         info = pipeline.load()
         counts = dict(normalized.row_counts) if normalized is not None else {}
-        result.rows = counts.get(job.lake_table, 0)
+        result.rows = counts.get(job.lake_table, 0) - result.rows_deleted
         result.child_rows = {name: n for name, n in counts.items() if name.startswith(job.lake_table + "__")}
         result.load_id = info.loads_ids[-1] if info.loads_ids else ""
         result.written_folders = context.destination.written_location(info, job)
@@ -115,6 +127,24 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
             reconcile(result, prepared.count_rows, context.reconcile_policy, rows_read)
     result.duration_seconds = round(time.monotonic() - clock, 3)
     return result
+
+
+def _delete_detection(job: Job, prepared: PreparedSource, context: JobContext, pipeline: dlt.Pipeline,
+                      progress: Collector | None) -> DeleteDetection | None:
+    """The job's delete detection, with the history's completed files listed before anything is extracted."""
+    if prepared.keys is None:
+        return None
+    history = _lake_step(lambda: context.destination.history_files(pipeline, job))
+    spill = Path(context.pipelines_dir) / job.pipeline_name / "delete_detection"
+    return DeleteDetection(job, prepared.keys, history, spill, datetime.now(timezone.utc), progress,
+                           recorded_live_keys(pipeline.state, job))
+
+
+def lake_hints(prepared: PreparedSource) -> dict[str, Any]:
+    """The dlt column hints of the job's history table (the tombstones land in the same table)."""
+    resource = prepared.data if isinstance(prepared.data, DltResource) else None
+    columns = resource.columns if resource is not None else None
+    return dict(columns) if isinstance(columns, dict) else {}
 
 
 def lake_columns(pipeline: dlt.Pipeline, job: Job, destination: Destination) -> LakeColumns:

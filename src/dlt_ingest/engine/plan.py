@@ -16,6 +16,7 @@ import dlt
 from dlt.pipeline.exceptions import CannotRestorePipelineException
 
 from dlt_ingest.destinations import Destination, build_destination
+from dlt_ingest.engine.deletes import with_deletes_default
 from dlt_ingest.engine.reconcile import ReconcilePolicy
 from dlt_ingest.engine.state import incremental_state
 from dlt_ingest.errors import ConfigError
@@ -109,8 +110,15 @@ def plan_run(options: RunOptions) -> RunPlan:
         raise ConfigError("--reset-state needs --select naming the job(s) whose stored cursor to forget")
     ReconcilePolicy.from_settings(settings)  # a bad [ingest] reconcile_action stops here, before any job
     catalog = UnityCatalogSettings.load()  # a bad [ingest.unity_catalog] stops here, before any job
+    jobs = decided_jobs(jobs, settings)
     destination = build_destination(options.bucket_url, project)
     return RunPlan(project, workbook, jobs, settings, destination, options, catalog)
+
+
+def decided_jobs(jobs: Sequence[Job], settings: IngestSettings) -> list[Job]:
+    """The jobs with the run-level defaults the workbook leaves to `[ingest]` decided (detect_deletes)."""
+    return [with_deletes_default(job, settings.detect_deletes, REGISTRY.get(job.source_type).detects_deletes)
+            for job in jobs]
 
 
 def require_jobs(plan: RunPlan) -> None:

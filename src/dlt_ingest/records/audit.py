@@ -62,6 +62,7 @@ COLUMNS: tuple[AuditColumn, ...] = (
     AuditColumn("reconciliation", lambda r, _: r.reconciliation),
     AuditColumn("started_at", lambda r, _: r.started_at.strftime("%Y-%m-%d %H:%M:%S")),
     AuditColumn("worker", lambda r, _: r.worker),
+    AuditColumn("rows_deleted", lambda r, _: r.rows_deleted),
 )
 AUDIT_COLUMNS: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 GUIDE_COLUMNS = AUDIT_COLUMNS[:7]

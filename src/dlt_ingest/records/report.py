@@ -36,18 +36,20 @@ def render_run(report: RunReport) -> str:
     results = report.results
     summary = cards([
         ("jobs", str(len(results))), ("succeeded", str(len(report.succeeded))), ("failed", str(len(report.failed))),
-        ("rows", f"{report.total_rows:,}"), ("seconds", f"{report.duration_seconds:.1f}"),
+        ("rows", f"{report.total_rows:,}"), ("deleted", f"{report.total_deleted:,}"),
+        ("seconds", f"{report.duration_seconds:.1f}"),
         ("mismatches", str(sum(1 for r in results if r.reconciliation == "MISMATCH"))),
         ("schema changes", str(sum(1 for r in results if r.schema_changed))),
     ])
     rows = [
-        [(r.job.name, ""), (r.status.value, r.status.value), (f"{r.rows:,}", ""), (f"{r.duration_seconds:.1f}", ""),
+        [(r.job.name, ""), (r.status.value, r.status.value), (f"{r.rows:,}", ""), (f"{r.rows_deleted:,}", ""),
+         (f"{r.duration_seconds:.1f}", ""),
          (_watermarks(r), ""), (r.describe_schema_changes(), ""), _reconciliation(r),
          ("; ".join([r.error, *r.warnings]).strip("; "), "")]
         for r in results
     ]
-    jobs = table(["job", "status", "rows", "seconds", "watermark", "schema changes", "row counts", "error / warnings"],
-                 rows, numeric=(2, 3))
+    jobs = table(["job", "status", "rows", "deleted", "seconds", "watermark", "schema changes", "row counts",
+                  "error / warnings"], rows, numeric=(2, 3, 4))
     charts = "<div class=\"charts\">" + bar_chart(
         "Rows per job", [(r.job.name, float(r.rows)) for r in results], "rows", ROWS_COLOUR
     ) + bar_chart(

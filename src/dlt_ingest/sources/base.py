@@ -14,6 +14,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.extract import DltResource, DltSource
 
 from dlt_ingest.results import ColumnChange
+from dlt_ingest.sources.keys import SourceKeys
 from dlt_ingest.workbook.model import Job
 
 TCredentials = TypeVar("TCredentials", bound=BaseConfiguration)
@@ -57,6 +58,7 @@ class PreparedSource:
     # found from the catalog before reading; None for a source without a catalog (dlt's schema tells)
     schema_changes: list[ColumnChange] | None = None
     rows_read: Callable[[], int] | None = None  # rows the read took from the source, before dlt's filters
+    keys: SourceKeys | None = None  # the source's side of delete detection, for a job with detect_deletes
 
 
 class SourceSession(Generic[TCredentials]):
@@ -76,6 +78,7 @@ class SourceModule(ABC, Generic[TCredentials]):
     type_name: ClassVar[str]
     credentials_spec: ClassVar[type[BaseConfiguration]]
     keeps_lake_types: ClassVar[bool] = False  # the source has a type contract: `prepare` needs `LakeColumns`
+    detects_deletes: ClassVar[bool] = False  # `prepare` offers `PreparedSource.keys` for a job with detect_deletes
 
     def check_job(self, job: Job) -> list[tuple[str, str]]:
         """Extra rules for a row of this type: (column, message with the fix) pairs."""

@@ -45,7 +45,12 @@ class SourceRegistry:
         return module
 
     def check_job(self, job: Job) -> list[tuple[str, str]]:
-        return self.get(job.source_type).check_job(job)
+        module = self.get(job.source_type)
+        problems = module.check_job(job)
+        if job.detect_deletes and not module.detects_deletes:
+            problems.append(("detect_deletes", f"is Y but {job.source_type} sources cannot detect deletes (database "
+                                               f"sources can): set detect_deletes to N"))
+        return problems
 
     def __iter__(self) -> Iterator[SourceModule[Any]]:
         return iter([self.get(name) for name in self.known_types()])

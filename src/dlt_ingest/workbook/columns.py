@@ -182,8 +182,16 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "current_table",
         "bool",
         "Also keep a deduplicated current-state Delta table `<table>_current` beside the append-only "
-        "history, upserted on primary_key (needs primary_key; deletes are not propagated). Empty uses "
+        "history, upserted on primary_key (needs primary_key; deletes reach it with detect_deletes). Empty uses "
         "`current_tables` under [ingest] in .dlt/config.toml.",
+        "Y",
+    ),
+    ColumnSpec(
+        "detect_deletes",
+        "bool",
+        "Database sources, INCREMENTAL with a primary_key: after each run, compare the source's keys with the "
+        "lake's and write a tombstone (the key and `_deleted_at`) for each row the source deleted; the "
+        "current-state table drops it. Empty uses `detect_deletes` under [ingest] in .dlt/config.toml.",
         "Y",
     ),
     ColumnSpec(

@@ -51,6 +51,7 @@ class Job:
     primary_key: tuple[str, ...] = ()
     chunk_size: int | None = None
     current_table: bool | None = None
+    detect_deletes: bool | None = None  # None: the run's [ingest] detect_deletes decides
     include_columns: tuple[str, ...] = ()
     exclude_columns: tuple[str, ...] = ()
     column_types: dict[str, str] = field(default_factory=dict, compare=False, hash=False)

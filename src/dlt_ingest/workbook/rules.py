@@ -145,6 +145,12 @@ def _job_rules(checker: _RowChecker, job: Job, rules: SourceRules) -> None:
     if job.current_table and not job.primary_key:
         checker.problem("current_table", "is Y but primary_key is empty: name the key column(s) the current-state "
                                          "table is upserted on, or set current_table to N")
+    if job.detect_deletes and not job.primary_key:
+        checker.problem("detect_deletes", "is Y but primary_key is empty: name the key column(s) the source's and "
+                                          "the lake's rows are compared by, or set detect_deletes to N")
+    if job.detect_deletes and not job.is_incremental:
+        checker.problem("detect_deletes", "is Y but load_type is FULL: a FULL snapshot already leaves deleted rows "
+                                          "out; set load_type to INCREMENTAL or detect_deletes to N")
 
 
 def validate_sheet(raw: RawSheet, rules: SourceRules) -> WorkbookConfig:

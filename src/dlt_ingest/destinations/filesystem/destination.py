@@ -17,6 +17,7 @@ import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
+from dlt_ingest.destinations.base import TableFiles
 from dlt_ingest.destinations.filesystem.atomic import is_partial
 from dlt_ingest.destinations.filesystem.azure import container_client, locate
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
@@ -24,6 +25,7 @@ from dlt_ingest.destinations.filesystem.lease import held_leases
 from dlt_ingest.destinations.filesystem.lease_store import AzureLeaseStore, LeaseStore, LocalLeaseStore
 from dlt_ingest.destinations.filesystem.orphans import (
     CompletedLoads,
+    completed_table_files,
     newest_file_schema,
     remove_orphan_files,
     remove_unfinished_states,
@@ -96,6 +98,9 @@ class FilesystemDestination:
 
     def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
         return newest_file_schema(pipeline, job.lake_table, self.completed)
+
+    def history_files(self, pipeline: dlt.Pipeline, job: Job) -> TableFiles:
+        return completed_table_files(pipeline, job.lake_table, self.completed)
 
     def written_location(self, info: LoadInfo, job: Job) -> dict[str, str]:
         """Per table, the folder dlt wrote its files to, relative to the bucket (e.g. demo/orders/2026/02/12).

@@ -20,6 +20,7 @@ import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dlt_ingest.destinations.base import TableFiles
 from dlt_ingest.destinations.filesystem.atomic import is_partial
 
 log = logging.getLogger("dlt_ingest.job")
@@ -180,6 +181,20 @@ def newest_file_schema(pipeline: dlt.Pipeline, table: str, completed: CompletedL
         newest = max(files, key=lambda path: (load_id_of(path), path))
         with fs.open(newest, "rb") as handle:
             return pq.read_schema(handle)
+
+
+def completed_table_files(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> TableFiles:
+    """Every data file of `table` whose load completed (the reading rule), with its load id, read through
+    dlt's own filesystem client (local disk or a bucket)."""
+    with _lake_view(pipeline) as (client, fs):
+        folder = client.get_table_dir(table).rstrip("/")
+        if not fs.exists(folder):
+            return TableFiles([], None)
+        found = sorted(p for p in fs.find(folder) if p.endswith(".parquet") and not is_partial(p)
+                       and completed.is_completed(fs, client.dataset_path, _schema_name(pipeline), load_id_of(p)))
+        local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+        return TableFiles([(p if local else fs.unstrip_protocol(p), load_id_of(p)) for p in found],
+                          None if local else fs)
 
 
 def superseded_packages(pipeline: dlt.Pipeline, table: str, completed: CompletedLoads) -> list[str]:

@@ -29,6 +29,7 @@ from dlt_ingest.sources.base import (
 )
 from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_query, adapt_table
 from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
+from dlt_ingest.sources.sql.keys import SqlKeys, key_columns
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
 from dlt_ingest.sources.sql.session import DatabaseSession
 from dlt_ingest.sources.sql.stability import settle, stored_columns
@@ -54,6 +55,7 @@ class BackgroundWork(Protocol):
 
 class DatabaseSource(SourceModule[TCredentials]):
     keeps_lake_types: ClassVar[bool] = True
+    detects_deletes: ClassVar[bool] = True
     backends: ClassVar[tuple[str, ...]] = (PYARROW,)  # what a workbook row may force
     preference: ClassVar[tuple[str, ...]] = (PYARROW,)  # what `auto` tries, in order, per load type
 
@@ -192,8 +194,10 @@ class DatabaseSource(SourceModule[TCredentials]):
             counter = ReadCounter()
             resource = self.table_resource(job, engine, backend, incremental, target, contract,
                                            stored_columns(contract, lake.stored), table.metadata, counter, settings)
+            keys = SqlKeys(engine, table, contract, job, lambda action: guard(job, target, action)) \
+                if job.detect_deletes else None
             yield PreparedSource(resource, warnings, self._row_counter(job, engine, target, columns, background),
-                                 changes, counter)
+                                 changes, counter, keys)
         finally:
             if background is not None:  # a job that failed before its read does not wait for the work
                 background.stop()
@@ -209,6 +213,8 @@ class DatabaseSource(SourceModule[TCredentials]):
         if incremental is not None:
             _check_cursor(job, contract, incremental.cursor_path)
         _check_primary_key(job, selected)
+        if job.detect_deletes:
+            key_columns(job, contract)  # a key the comparison cannot hold exactly is refused before reading
         return table, contract, incremental, self.choose_backend(job, source_session, contract)
 
     def check_against_source(self, job: Job, source_session: SourceSession[TCredentials]

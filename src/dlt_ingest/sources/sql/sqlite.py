@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from dlt.common.configuration import configspec
 from dlt.common.configuration.specs import BaseConfiguration
 from sqlalchemy.engine import URL, Engine
@@ -11,6 +12,7 @@ from sqlalchemy.engine import URL, Engine
 from dlt_ingest.errors import SourceError
 from dlt_ingest.settings import project_dir
 from dlt_ingest.sources.sql.base import DatabaseSource
+from dlt_ingest.sources.sql.keys import register_sqlite_functions
 from dlt_ingest.storage import shown_path
 
 
@@ -40,7 +42,9 @@ class SqliteSource(DatabaseSource[SqliteCredentials]):
                 f"sqlite file {shown_path(path)} not found: check `database` under [sources.<source_name>] (a "
                 f"relative path is taken from the project folder {shown_path(project_dir()) or '.'})"
             )
-        return super().create_engine(credentials)
+        engine = super().create_engine(credentials)
+        sa.event.listen(engine, "connect", register_sqlite_functions)  # delete detection's MD5 and friends
+        return engine
 
     def describe_target(self, credentials: SqliteCredentials) -> str:
         return f"sqlite file {credentials.database}"

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from dlt_ingest.errors import TypeContractError
 from dlt_ingest.results import ColumnChange
+from dlt_ingest.sources.keys import TOMBSTONE_COLUMN
 from dlt_ingest.sources.sql.contract import TableContract
 from dlt_ingest.sources.sql.types import (
     BINARY,
@@ -97,7 +98,8 @@ def settle(contract: TableContract, stored: Mapping[str, Mapping[str, Any]] | No
         previous = {name: (str(info.get("source", "")), lake_type_named(str(info.get("lake", ""))))
                     for name, info in stored.items() if not info.get("dropped")}
     elif legacy is not None:
-        previous = {f.name: ("", lake_type_of(f.type)) for f in legacy if not f.name.startswith("_dlt_")}
+        previous = {f.name: ("", lake_type_of(f.type)) for f in legacy
+                    if not f.name.startswith("_dlt_") and f.name != TOMBSTONE_COLUMN}
     changes: list[ColumnChange] = []
     refused: list[str] = []
     for column in contract.columns:

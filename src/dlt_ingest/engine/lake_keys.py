@@ -1,0 +1,210 @@
+"""The lake's side of delete detection: the live keys of a job's history, in DuckDB.
+
+A key is live when its latest version (the greatest completed load holding it) is no tombstone; the keys
+this run extracts are the newest version of all. DuckDB reads only the key columns and `_deleted_at` of
+the history's completed files, keeps one row per live key with its canonical text and MD5 (the same as
+the source's SQL, see `sources/keys.py`), and answers per bucket. It runs with a memory limit and spills
+to a folder in the job's working folder, so a large history never needs as much memory as it holds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dlt_ingest.destinations import TableFiles
+from dlt_ingest.errors import SourceError
+from dlt_ingest.sources.keys import (
+    HASH_DIGITS,
+    TOMBSTONE_COLUMN,
+    BucketDigest,
+    KeyColumn,
+    duckdb_canonical,
+    quote_duckdb,
+)
+from dlt_ingest.workbook.model import lake_name
+
+MEMORY_LIMIT = "512MB"  # DuckDB spills beyond it (to the job's working folder)
+_FILE_COLUMN = "__dlt_ingest_file"
+
+
+def open_duckdb(spill: Path) -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise SourceError("detect_deletes needs the duckdb package: pip install 'dlt-ingest[deletes]'") from None
+    spill.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
+                                        "preserve_insertion_order": False, "autoinstall_known_extensions": False,
+                                        "autoload_known_extensions": False})  # nothing is ever downloaded
+    connection.execute("SET enable_progress_bar = false")  # it would draw on the run's terminal
+    return connection
+
+
+def _hash_sql(column: str) -> str:
+    return f"CAST('0x' || substr({column}, 1, {HASH_DIGITS}) AS UBIGINT)"
+
+
+class LakeKeys:
+    """The live keys of one job's table (`columns` name the key as the source does; the lake's Parquet
+    names them the dlt way)."""
+
+    def __init__(self, columns: Sequence[KeyColumn], spill: Path) -> None:
+        self.columns = tuple(columns)
+        self.spill = spill
+        self.db = open_duckdb(spill)
+        self.lake = [KeyColumn(lake_name(c.name), c.kind, c.arrow) for c in self.columns]
+        self.keys = ", ".join(quote_duckdb(c.name) for c in self.lake)
+        empty = pa.schema([pa.field(c.name, c.arrow) for c in self.lake]).empty_table()
+        self.db.register("empty_keys", empty)
+        self.db.execute("CREATE TABLE run_keys AS SELECT * FROM empty_keys")
+        self.db.unregister("empty_keys")
+        self.earlier = 0  # live keys of earlier loads that this run did not extract
+        self.digits = 0  # the hex digits of the buckets `load` cut
+        self.remote = False
+
+    def add_run_keys(self, batch: pa.Table) -> None:
+        """Keys of a batch this run extracts (they are the newest version of their key)."""
+        keys = batch.select([c.name for c in self.columns]).rename_columns([c.name for c in self.lake])
+        self.db.register("batch_keys", keys)
+        self.db.execute("INSERT INTO run_keys SELECT * FROM batch_keys")
+        self.db.unregister("batch_keys")
+
+    def _reach(self, history: TableFiles) -> None:
+        """DuckDB reads a bucket's files through the destination's own fsspec filesystem."""
+        if history.filesystem is not None and not self.remote:
+            self.db.register_filesystem(history.filesystem)
+            self.remote = True
+
+    def run_rows(self) -> int:
+        (rows,) = self.db.execute("SELECT count(*) FROM run_keys").fetchone() or (0,)
+        return int(rows)
+
+    def history_rows(self, history: TableFiles) -> int:
+        """The rows of the history's files, from their footers (every version: at least the live keys)."""
+        if not history.files:
+            return 0
+        self._reach(history)
+        (rows,) = self.db.execute("SELECT sum(num_rows) FROM parquet_file_metadata($files)",
+                                  {"files": [path for path, _ in history.files]}).fetchone() or (0,)
+        return int(rows or 0)
+
+    def load(self, history: TableFiles, digits: int = 0) -> int:
+        """Find the live keys from the history's completed files and this run's keys, each with its hash `h`,
+        the 32 bits `g` after it and its bucket `b` of `digits` hex digits; returns how many live keys earlier
+        loads hold that this run did not extract (the only ones a tombstone can be for)."""
+        self._reach(history)
+        self.digits = digits
+        not_null = " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
+        versions = [f"SELECT {self.keys}, {len(history.files) + 1} AS load_rank, false AS gone FROM run_keys"]
+        if history.files:
+            order = sorted({load_id for _, load_id in history.files}, key=_load_order)
+            rank = {load_id: number for number, load_id in enumerate(order, start=1)}
+            files = pa.table({_FILE_COLUMN: [path for path, _ in history.files],
+                              "load_rank": [rank[load_id] for _, load_id in history.files]})
+            self.db.register("file_ranks", files)
+            paths = [path for path, _ in history.files]
+            scan = f"read_parquet($files, filename = '{_FILE_COLUMN}', union_by_name = true)"
+            columns = {row[0] for row in self.db.execute(f"DESCRIBE SELECT * FROM {scan}", {"files": paths}).fetchall()}
+            gone = f"{quote_duckdb(TOMBSTONE_COLUMN)} IS NOT NULL" if TOMBSTONE_COLUMN in columns else "false"
+            versions.insert(0, f"SELECT {self.keys}, load_rank, {gone} AS gone FROM {scan} JOIN file_ranks USING "
+                               f"({_FILE_COLUMN}) WHERE {not_null}")
+        run = len(history.files) + 1
+        self.db.execute(
+            f"CREATE TABLE live AS WITH versions AS ({' UNION ALL '.join(versions)}), "
+            f"latest AS (SELECT {self.keys}, arg_max(gone, load_rank) AS gone, max(load_rank) = {run} AS from_run "
+            f"FROM versions GROUP BY {self.keys}) "
+            f"SELECT {self.keys}, from_run, c, {_hash_sql('m')} AS h, "
+            f"CAST('0x' || substr(m, {HASH_DIGITS + 1}, 8) AS UINTEGER) AS g, substr(m, {HASH_DIGITS + 1}, {digits}) "
+            f"AS b FROM (SELECT *, md5(c) AS m FROM (SELECT *, {duckdb_canonical(self.lake)} AS c FROM latest "
+            f"WHERE NOT gone))",
+            {"files": [path for path, _ in history.files]} if history.files else None)
+        if history.files:
+            self.db.unregister("file_ranks")
+        (self.earlier,) = self.db.execute("SELECT count(*) FROM live WHERE NOT from_run").fetchone() or (0,)
+        return int(self.earlier)
+
+    def count(self) -> int:
+        (rows,) = self.db.execute("SELECT count(*) FROM live").fetchone() or (0,)
+        return int(rows)
+
+    def _bucket(self, digits: int) -> str:
+        if digits == self.digits:
+            return "b"
+        return f"substr(lpad(lower(hex(g)), 8, '0'), 1, {digits})" if digits else "''"
+
+    def digest(self, digits: int) -> dict[str, BucketDigest]:
+        rows = self.db.execute(f"SELECT {self._bucket(digits)} AS bucket, count(*), sum(h) FROM live "
+                               f"GROUP BY bucket").fetchall()
+        return {str(b): BucketDigest.of_sums(n, [total], [1]) for b, n, total in rows}
+
+    def earlier_keys_with_hash(self, digits: int, wanted: dict[str, int]) -> list[tuple[str, str]]:
+        """(bucket, canonical text) of earlier live keys whose hash is what their bucket misses."""
+        if not wanted:
+            return []
+        self.db.register("wanted", pa.table({"want_b": list(wanted),
+                                             "want_h": pa.array(list(wanted.values()), pa.uint64())}))
+        rows = self.db.execute(f"SELECT want_b, c FROM live JOIN wanted ON {self._bucket(digits)} = want_b AND "
+                               f"h = want_h WHERE NOT from_run").fetchall()
+        self.db.unregister("wanted")
+        return [(str(b), str(c)) for b, c in rows]
+
+    def earlier_keys_in(self, digits: int, buckets: Sequence[str]) -> list[str]:
+        """Canonical texts of the earlier live keys in these buckets."""
+        if not buckets:
+            return []
+        self.db.register("buckets", pa.table({"b": pa.array(list(buckets), pa.string())}))
+        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(digits)} IN "
+                               f"(SELECT b FROM buckets)").fetchall()
+        self.db.unregister("buckets")
+        return [str(c) for (c,) in rows]
+
+    def earlier_keys_outside(self, digits: int, buckets: Sequence[str], limit: int) -> list[str]:
+        """Up to `limit` earlier live keys of buckets not listed (buckets the source agrees with)."""
+        self.db.register("buckets", pa.table({"b": pa.array(list(buckets), pa.string())}))
+        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(digits)} NOT IN "
+                               f"(SELECT b FROM buckets) LIMIT {int(limit)}").fetchall()
+        self.db.unregister("buckets")
+        return [str(c) for (c,) in rows]
+
+    def add_source_texts(self, texts: Sequence[str]) -> None:
+        """Canonical texts of keys the source holds (a scan of differing buckets)."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS source_texts (c VARCHAR)")
+        self.db.register("batch_texts", pa.table({"c": pa.array(list(texts), pa.string())}))
+        self.db.execute("INSERT INTO source_texts SELECT c FROM batch_texts")
+        self.db.unregister("batch_texts")
+
+    def not_in_source(self, texts: Sequence[str]) -> list[str]:
+        """Those of `texts` that no scanned source key has."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS source_texts (c VARCHAR)")
+        self.db.register("texts", pa.table({"c": pa.array(list(texts), pa.string())}))
+        rows = self.db.execute("SELECT c FROM texts ANTI JOIN source_texts USING (c)").fetchall()
+        self.db.unregister("texts")
+        return [str(c) for (c,) in rows]
+
+    def values_of(self, texts: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The key values (as the lake holds them) of these canonical texts, in their order."""
+        table = self.key_table(texts)
+        return list(zip(*(table.column(c.name).to_pylist() for c in self.lake), strict=True))
+
+    def key_table(self, texts: Sequence[str]) -> pa.Table:
+        """The keys of these canonical texts as an Arrow table of their lake types, named as the source does."""
+        self.db.register("texts", pa.table({"c": list(texts), "i": list(range(len(texts)))}))
+        table = self.db.execute(f"SELECT {self.keys} FROM live JOIN texts USING (c) ORDER BY i").to_arrow_table()
+        self.db.unregister("texts")
+        arrays = [table.column(c.name).cast(c.arrow) for c in self.lake]
+        return pa.Table.from_arrays(arrays, names=[c.name for c in self.columns])
+
+    def close(self) -> None:
+        self.db.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
+
+
+def _load_order(load_id: str) -> tuple[int, str]:
+    """dlt load ids are seconds since the epoch as text (`1770123857.12345`): ordered as numbers."""
+    whole, _, fraction = load_id.partition(".")
+    return (int(whole) if whole.isdigit() else 0, fraction.ljust(20, "0"))

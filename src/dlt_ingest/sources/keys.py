@@ -1,0 +1,123 @@
+"""A job's primary key as delete detection compares it: one canonical text per key that the source's SQL
+and DuckDB over the lake print alike, its MD5, and what a source offers the comparison (`SourceKeys`).
+
+The canonical text depends on the key column's lake type only, so both sides agree whatever the source
+calls the type:
+
+- integers (and decimals of scale 0): the decimal digits, `-` for negatives;
+- text: the value itself (hashed as UTF-8);
+- dates: the days since 1970-01-01; timestamps: the microseconds since 1970-01-01 00:00:00 (UTC for a
+  zoned one), both as integer digits.
+
+A key of several columns joins its parts with `|`, each text part escaped (`\\` as `\\\\`, `|` as `\\|`),
+so two different keys never print alike. The MD5 of that text, as 32 lower-case hex digits, gives the
+key's 64-bit hash (hex digits 1-16, summed per bucket modulo 2^64 with each engine's exact arithmetic)
+and its bucket (the next `digits` hex digits): no engine needs more than an MD5, a substring and a hex
+number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+TOMBSTONE_COLUMN = "_deleted_at"  # the tombstone's column: when the run found the key gone, NULL on every row
+TOMBSTONE_TYPE = pa.timestamp("us", tz="UTC")
+TOMBSTONE_HINT: dict[str, Any] = {"name": TOMBSTONE_COLUMN, "data_type": "timestamp", "precision": 6,
+                                  "timezone": True, "nullable": True}
+HASH_MODULUS = 2**64
+HASH_DIGITS = 16  # hex digits 1..16 of the MD5 are the key's hash; the bucket's digits follow them
+
+
+class KeyKind(str, Enum):
+    INTEGER = "integer"
+    TEXT = "text"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+
+def key_kind(arrow: pa.DataType) -> KeyKind | None:
+    """How a key column of this lake type prints canonically; None for a type the comparison refuses
+    (floats, booleans, bytes, times, decimals with a fraction)."""
+    if pa.types.is_integer(arrow) or (pa.types.is_decimal(arrow) and arrow.scale == 0):
+        return KeyKind.INTEGER
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return KeyKind.TEXT
+    if pa.types.is_date32(arrow):
+        return KeyKind.DATE
+    if pa.types.is_timestamp(arrow) and arrow.unit == "us":
+        return KeyKind.TIMESTAMP
+    return None
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    name: str
+    kind: KeyKind
+    arrow: pa.DataType  # the column's lake type
+
+
+@dataclass(frozen=True)
+class BucketDigest:
+    """The keys of one bucket: how many, and the sum of their 64-bit hashes modulo 2^64."""
+
+    rows: int
+    hash: int
+
+    @classmethod
+    def of_sums(cls, rows: int, sums: Sequence[Any], weights: Sequence[int]) -> BucketDigest:
+        """From an engine's exact sums of the numbers the hashes are made of (the hash itself, weight 1, or
+        its upper and lower 32 bits, weights 2^32 and 1)."""
+        total = sum(int(value or 0) * weight for value, weight in zip(sums, weights, strict=True))
+        return cls(int(rows), total % HASH_MODULUS)
+
+
+class SourceKeys(Protocol):
+    """The source's side of delete detection for one job's table (its rows with a non-NULL watermark)."""
+
+    @property
+    def columns(self) -> tuple[KeyColumn, ...]: ...
+
+    @property
+    def lake_schema(self) -> pa.Schema:
+        """The history table's columns in their lake types (a tombstone has them all, NULL but the key)."""
+        ...
+
+    def digest(self, digits: int) -> dict[str, BucketDigest]:
+        """One scan of the table: per bucket (the first `digits` hex digits after the hash) its digest."""
+        ...
+
+    def present(self, keys: Sequence[tuple[Any, ...]]) -> set[str]:
+        """Which of these keys (values in their lake types) the source holds now, by primary key lookups:
+        the canonical texts of the rows found."""
+        ...
+
+    def scan(self, digits: int, buckets: Sequence[str] | None) -> Iterator[list[str]]:
+        """The canonical text of every source key in these buckets (all keys when None), in batches."""
+        ...
+
+
+def _duckdb_part(column: KeyColumn, escaped: bool) -> str:
+    name = quote_duckdb(column.name)
+    if column.kind is KeyKind.INTEGER:
+        return f"CAST(CAST({name} AS HUGEINT) AS VARCHAR)"
+    if column.kind is KeyKind.DATE:
+        return f"CAST(date_diff('day', DATE '1970-01-01', {name}) AS VARCHAR)"
+    if column.kind is KeyKind.TIMESTAMP:
+        return f"CAST(epoch_us({name}) AS VARCHAR)"
+    text = f"CAST({name} AS VARCHAR)"
+    return f"replace(replace({text}, '\\', '\\\\'), '|', '\\|')" if escaped else text
+
+
+def duckdb_canonical(columns: Sequence[KeyColumn]) -> str:
+    """The canonical text of a key in DuckDB's SQL, over columns named as the key's lake columns."""
+    parts = [_duckdb_part(column, len(columns) > 1) for column in columns]
+    return parts[0] if len(parts) == 1 else " || '|' || ".join(parts)
+
+
+def quote_duckdb(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
