@@ -53,6 +53,7 @@ def _read_all(fs: Any, paths: Sequence[str]) -> dict[str, bytes]:
 def newest_completed_states(fs: Any, dataset_path: str, pipeline_names: Sequence[str],
                             completed: CompletedLoads) -> dict[str, StoredState]:
     dataset = dataset_path.rstrip("/")
+    fs.invalidate_cache()  # fsspec keeps listings per filesystem instance, which dlt's clients share
     newest = _newest_files(fs, f"{dataset}/{STATE_FOLDER}", pipeline_names)
     done = {name: found for name, found in newest.items() if completed.is_completed(fs, dataset, name, found[0])}
     contents = _read_all(fs, [path for _, path in done.values()])
@@ -74,6 +75,7 @@ def decode_state(pipeline_name: str, content: bytes) -> dict[str, Any]:
 
 def newest_schema_versions(fs: Any, dataset_path: str, schema_names: Sequence[str]) -> dict[str, int]:
     """By schema name, the version of its newest stored schema (`get_stored_schema`'s choice)."""
+    fs.invalidate_cache()
     newest = _newest_files(fs, f"{dataset_path.rstrip('/')}/{VERSION_FOLDER}", schema_names)
     contents = _read_all(fs, [path for _, path in newest.values()])
     return {name: int(json.loads(contents[path].decode("utf-8"))["version"]) for name, (_, path) in newest.items()
