@@ -108,3 +108,25 @@ def test_jobs_of_one_source_starting_together_in_a_new_lake_all_find_the_dataset
         thread.join()
     assert errors == []
     assert (project.path / "lake" / "shop" / "init").exists()
+
+
+def test_incremental_run_with_nothing_new_after_wiping_local_state_reads_the_lake_and_builds_no_pipeline(
+        project: Project, lake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.write_workbook(DEMO_ROWS)
+    on_day(monkeypatch, DAY_1)
+    assert project.ingest("run", "--select", "demo.orders").exit_code == 0
+    for folder in local_dlt_folders(project):
+        shutil.rmtree(folder)
+    files = lake.files("demo", "orders")
+    second = project.ingest("run", "--select", "demo.orders")
+    assert second.exit_code == 0, second.output
+    first, again = project.audit_rows()
+    assert (again["status"], again["rows_processed"], again["reconciliation"]) == ("SUCCESS", "0", "MATCH")
+    assert again["watermark_start"] == again["watermark_end"] == first["watermark_end"]
+    assert again["schema_version"] == first["schema_version"]
+    assert [p.name for p in (project.path / ".dlt" / "pipelines").iterdir()] == ["locks"]  # no pipeline built
+    assert lake.files("demo", "orders") == files
+    add_new_orders(project.path / "data" / "demo.sqlite", 25, "2030-01-01 00:00:00")
+    assert project.ingest("run", "--select", "demo.orders").exit_code == 0
+    assert project.audit_rows()[-1]["rows_processed"] == "25"
+    assert lake.read("demo", "orders").num_rows == 3025

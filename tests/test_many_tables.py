@@ -1,6 +1,6 @@
 """A workbook of many tables of one source: the jobs share the source's logins and its catalog read, yet
 each keeps its own state, audit row, failure and exact results, through a failing table, a killed run and
-a wiped working folder."""
+a wiped working folder; INCREMENTAL jobs with nothing new finish without a pipeline through all of them."""
 
 from __future__ import annotations
 
@@ -108,9 +108,13 @@ def test_a_wiped_working_folder_restores_every_jobs_state_from_the_lake(project:
     _project(project, pg)
     assert project.ingest("run", "--workers", "2").exit_code == 0
     shutil.rmtree(project.path / ".dlt" / "pipelines")  # an ephemeral cluster
+    assert project.ingest("run", "--workers", "2").exit_code == 0  # nothing new: every state read from the lake
+    assert [r["rows_processed"] for r in project.audit_rows()[TABLES:]] == ["0"] * TABLES
+    assert [p.name for p in (project.path / ".dlt" / "pipelines").iterdir()] == ["locks"]  # and no pipeline built
+    shutil.rmtree(project.path / ".dlt" / "pipelines")
     _add_rows(pg, ROWS + 1, ROWS + 3)
     assert project.ingest("run", "--workers", "2").exit_code == 0
-    second = project.audit_rows()[TABLES:]
+    second = project.audit_rows()[2 * TABLES:]
     assert [r["rows_processed"] for r in second] == ["3"] * TABLES
     _assert_lake_equals_source(project, pg)
 
@@ -128,6 +132,33 @@ def test_a_run_killed_midway_leaves_each_job_whole_and_the_next_run_loads_the_re
     finished = {r["job_name"] for r in project.audit_rows() if r["status"] == "SUCCESS"}
     assert 0 < len(finished) < TABLES
     assert project.ingest("run").exit_code == 0
+    _assert_lake_equals_source(project, pg)
+    before = _checked_without_a_pipeline(project)
+    assert project.ingest("run").exit_code == 0  # nothing new anywhere: no pipeline, nothing changes
+    assert _checked_without_a_pipeline(project) - before == TABLES
+    _assert_lake_equals_source(project, pg)
+
+
+def _checked_without_a_pipeline(project: Project) -> int:
+    """Jobs finished without a pipeline so far (runs within one second share a log file)."""
+    return sum(log.read_text(encoding="utf-8").count("checked without a pipeline")
+               for log in (project.path / "logs").glob("main_*.log"))
+
+
+def test_one_failing_table_among_many_with_nothing_new_fails_only_its_own_job(project: Project,
+                                                                               pg: PostgresDatabase) -> None:
+    _project(project, pg)
+    assert project.ingest("run", "--workers", "2").exit_code == 0
+    pg.execute(f"INSERT INTO {_name(7)} VALUES (99, 'NaN', '2025-06-01')")  # new, and no decimal column holds NaN
+    result = project.ingest("run", "--workers", "2")
+    assert result.exit_code == 1
+    second = {r["job_name"]: r for r in project.audit_rows()[TABLES:]}
+    assert second.pop(f"pg.public.{_name(7)}")["status"] == "FAILED"
+    assert {(r["status"], r["rows_processed"]) for r in second.values()} == {("SUCCESS", "0")}
+    assert _checked_without_a_pipeline(project) == TABLES - 1
+    pg.execute(f"DELETE FROM {_name(7)} WHERE id = 99")
+    assert project.ingest("run").exit_code == 0  # the failed job's state did not move: it has nothing new either
+    assert _checked_without_a_pipeline(project) == 2 * TABLES - 1
     _assert_lake_equals_source(project, pg)
 
 

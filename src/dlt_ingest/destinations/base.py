@@ -5,11 +5,14 @@ for the job's pipeline (`build`), restores the job's stored state from it (`rest
 job's target ready (`prepare_load`: unfinished loads cleaned up, folders created) and, after the load,
 asks where the files went (`written_location`); delete detection reads the history's completed files
 (`history_files`); a catalog step after the run asks what a job's table holds (`describe_table`,
-`catalog_root`). A new kind of destination is a package implementing it.
+`catalog_root`). Before INCREMENTAL jobs run, the run reads their stored states in bulk (`stored_states`,
+`stored_schema_versions`) to finish the ones with nothing new without a pipeline. A new kind of destination
+is a package implementing it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -29,6 +32,14 @@ class TableFiles:
 
     files: list[tuple[str, str]]
     filesystem: Any = None
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """A pipeline's state as dlt stored it with a load (decoded and migrated by dlt's own functions)."""
+
+    state: dict[str, Any]
+    load_id: str
 
 
 class Destination(Protocol):
@@ -55,6 +66,16 @@ class Destination(Protocol):
 
     def restore_state(self, pipeline: Any, job: Job) -> list[str]:
         """Bring the pipeline's state and schema in step with the destination; returns warnings."""
+        ...
+
+    def stored_states(self, dataset_name: str, pipeline_names: Sequence[str]) -> dict[str, StoredState]:
+        """By pipeline name, the state dlt would restore for it: its newest stored state, when that state's load
+        completed. A pipeline without one (none stored, or the newest of a load that never completed, which
+        its run cleans up) is left out. One listing of the dataset's states, however many pipelines."""
+        ...
+
+    def stored_schema_versions(self, dataset_name: str, schema_names: Sequence[str]) -> dict[str, int]:
+        """By schema name, the version of the newest schema dlt stored (the one a restore brings back)."""
         ...
 
     def prepare_load(self, pipeline: Any, job: Job) -> list[str]:

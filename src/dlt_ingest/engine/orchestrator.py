@@ -17,6 +17,7 @@ from dlt.common.runtime.collector import Collector
 
 from dlt_ingest.engine.job import JobContext, failure_reason, run_job
 from dlt_ingest.engine.retry import RetryPolicy, wait
+from dlt_ingest.engine.unchanged import UnchangedJobs, finish_unchanged
 from dlt_ingest.errors import IngestError
 from dlt_ingest.records.audit import AuditWriter
 from dlt_ingest.records.run_logs import RunLogs, job_context, job_warnings
@@ -111,6 +112,7 @@ class Orchestrator:
         self.observer: RunObserver = observer or SilentObserver()
         self.retry = RetryPolicy(settings.retry_attempts, settings.retry_backoff_seconds)
         self.sessions = SourceSessions(())
+        self.unchanged = UnchangedJobs((), context, self.sessions.get)
         self._per_source: dict[str, threading.Semaphore] = {}
         self._guard = threading.Lock()
 
@@ -125,6 +127,9 @@ class Orchestrator:
         while True:
             self.observer.job_started(job, attempt)
             try:
+                unchanged = self.unchanged.take(job) if attempt == 1 else None
+                if unchanged is not None:  # nothing new: finished without a pipeline
+                    return finish_unchanged(job, unchanged, self.context.reconcile_policy)
                 return run_job(job, self.sessions.get(job), self.context, attempt)
             except Exception as exc:
                 reason = failure_reason(exc).removeprefix(f"{job.name}: ")  # the job is named next to it
@@ -176,6 +181,7 @@ class Orchestrator:
     def run(self, jobs: Sequence[Job], workers: int) -> list[JobResult]:
         self.observer.run_started(jobs)
         self.sessions = SourceSessions(jobs)
+        self.unchanged = UnchangedJobs(jobs, self.context, self.sessions.get)
         try:
             if workers <= 1:
                 return [self.execute(job) for job in jobs]

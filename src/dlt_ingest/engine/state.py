@@ -14,6 +14,7 @@ from dlt.common.time import ensure_pendulum_datetime
 
 from dlt_ingest.errors import LoadTypeChanged
 from dlt_ingest.results import JobResult
+from dlt_ingest.sources.base import LAKE_COLUMNS_KEY, StoredCursor
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.job")
@@ -138,3 +139,23 @@ def schema_facts(pipeline: dlt.Pipeline, table: str) -> tuple[int | None, set[st
         return None, set()
     schema = pipeline.default_schema
     return schema.version, set(schema.tables.get(table, {}).get("columns", {}))
+
+
+def resumable_cursor(job: Job, state: dict[str, Any]) -> StoredCursor | None:
+    """The cursor a job's pipeline would resume from without its run changing anything in `state` (a decoded
+    pipeline state); None when the run would change it (a load type to record or refuse, an edited
+    workbook watermark to warn about) or the state is not the one cursor the job reads, with its lake types."""
+    if _ours(state).get("load_type") != job.load_type.value:
+        return None
+    found = [(resource, path, cursor) for source in state.get("sources", {}).values()
+             for resource in source.get("resources", {}).values()
+             for path, cursor in resource.get("incremental", {}).items()]
+    if len(found) != 1:
+        return None
+    resource, path, cursor = found[0]
+    hashes, lake_columns = cursor.get("unique_hashes"), resource.get(LAKE_COLUMNS_KEY)
+    if cursor.get("last_value") is None or not isinstance(lake_columns, dict) or workbook_watermark_moved(job, cursor):
+        return None
+    if not isinstance(hashes, list) or hashes != sorted(hashes):  # dlt's run would store them sorted, anew
+        return None
+    return StoredCursor(str(path), cursor["last_value"], tuple(hashes), lake_columns)

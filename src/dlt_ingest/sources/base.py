@@ -23,6 +23,27 @@ RowCounter = Callable[[Any, Any], int]
 """Rows the extraction's filter selects now, for reconciliation: `count(after, until)` (see engine.reconcile)."""
 
 
+@dataclass(frozen=True)
+class StoredCursor:
+    """The cursor an INCREMENTAL job's dlt state would resume from: dlt's last value, the hashes of the rows
+    already loaded at it (`unique_hashes`), and the lake types its last load recorded."""
+
+    cursor_path: str
+    last_value: Any
+    unique_hashes: tuple[str, ...]
+    lake_columns: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NothingNew:
+    """What a source found for a job with nothing after its stored cursor: the rows at the cursor (all loaded
+    already, what the read would take again) and the rows whose cursor is NULL."""
+
+    boundary_rows: int
+    null_rows: int
+    warnings: tuple[str, ...] = ()
+
+
 LAKE_COLUMNS_KEY = "dlt_ingest_columns"  # in the resource state: each column's source and lake type
 
 
@@ -87,6 +108,12 @@ class SourceModule(ABC, Generic[TCredentials]):
     def open_session(self, credentials: TCredentials, jobs: Sequence[Job]) -> SourceSession[TCredentials]:
         """The session `jobs` (every job of this source in the run) share."""
         return SourceSession(credentials)
+
+    def find_nothing_new(self, candidates: Sequence[tuple[Job, StoredCursor]],
+                         source_session: SourceSession[TCredentials]) -> dict[str, NothingNew]:
+        """By job name, the INCREMENTAL jobs whose read would take nothing after their stored cursor, exactly as
+        dlt's incremental would decide it; a job left out runs its pipeline (the default: every job)."""
+        return {}
 
     def check_against_source(self, job: Job, source_session: SourceSession[TCredentials]
                              ) -> list[tuple[str, str]]:

@@ -4,8 +4,9 @@ folder or a bucket, through dlt's filesystem destination."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +18,7 @@ import pyarrow as pa
 from dlt.common.pipeline import LoadInfo
 from dlt.common.storages.fsspec_filesystem import fsspec_from_config
 
-from dlt_ingest.destinations.base import TableFiles
+from dlt_ingest.destinations.base import StoredState, TableFiles
 from dlt_ingest.destinations.filesystem.atomic import is_partial
 from dlt_ingest.destinations.filesystem.azure import container_client, locate
 from dlt_ingest.destinations.filesystem.lake import LakeTarget
@@ -32,6 +33,7 @@ from dlt_ingest.destinations.filesystem.orphans import (
     superseded_packages,
 )
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
+from dlt_ingest.destinations.filesystem.stored_states import newest_completed_states, newest_schema_versions
 from dlt_ingest.destinations.filesystem.tables import catalog_root, describe_table
 from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
@@ -45,6 +47,9 @@ class FilesystemDestination:
 
     lake: LakeTarget
     completed: CompletedLoads = field(default_factory=CompletedLoads, compare=False)  # for this run
+    # the lake's fsspec filesystem and root, opened once for the bulk reads of stored states
+    _opened: dict[str, tuple[Any, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -85,6 +90,20 @@ class FilesystemDestination:
                             f"another working folder has loaded this job since, so the state comes from the lake")
         pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
         return warnings
+
+    def stored_states(self, dataset_name: str, pipeline_names: Sequence[str]) -> dict[str, StoredState]:
+        fs, root = self._filesystem()
+        return newest_completed_states(fs, f"{root.rstrip('/')}/{dataset_name}", pipeline_names, self.completed)
+
+    def stored_schema_versions(self, dataset_name: str, schema_names: Sequence[str]) -> dict[str, int]:
+        fs, root = self._filesystem()
+        return newest_schema_versions(fs, f"{root.rstrip('/')}/{dataset_name}", schema_names)
+
+    def _filesystem(self) -> tuple[Any, str]:
+        with self._opening:
+            if "lake" not in self._opened:
+                self._opened["lake"] = fsspec_from_config(resolve_lake_config(self.lake))
+            return self._opened["lake"]
 
     def prepare_load(self, pipeline: dlt.Pipeline, job: Job) -> list[str]:
         removed = remove_orphan_files(pipeline, job.lake_table, self.completed)

@@ -21,19 +21,22 @@ from sqlalchemy.engine import URL, Engine
 from dlt_ingest.errors import RowMismatch, SourceError, TypeContractError
 from dlt_ingest.sources.base import (
     LakeColumns,
+    NothingNew,
     PreparedSource,
     RowCounter,
     SourceModule,
     SourceSession,
+    StoredCursor,
     TCredentials,
 )
 from dlt_ingest.sources.sql.contract import BatchCaster, TableContract, adapt_query, adapt_table
-from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query
+from dlt_ingest.sources.sql.cursor import build_incremental, count_nulls, count_query, null_cursor_warning
 from dlt_ingest.sources.sql.keys import SqlKeys, key_columns
 from dlt_ingest.sources.sql.loading import ReadCounter, connection_failure, contract_loader
 from dlt_ingest.sources.sql.session import DatabaseSession
 from dlt_ingest.sources.sql.stability import settle, stored_columns
 from dlt_ingest.sources.sql.types import PYARROW, TIMESTAMPTZ, Read, override_type
+from dlt_ingest.sources.sql.unchanged import find_nothing_new
 from dlt_ingest.workbook.model import Job, lake_name
 
 DEFAULT_CHUNK_SIZE = 50_000
@@ -182,10 +185,7 @@ class DatabaseSource(SourceModule[TCredentials]):
             if incremental is not None:
                 nulls = guard(job, target, lambda: count_nulls(engine, job, incremental.cursor_path))
                 if nulls:
-                    warnings.append(
-                        f"{nulls} row(s) have a NULL {incremental.cursor_path} and can never be picked up by the "
-                        f"watermark: give them a value or load this table with FULL"
-                    )
+                    warnings.append(null_cursor_warning(nulls, incremental.cursor_path))
             log.info("%s: reading with the %s backend", job.name, self.reader_name(backend, job))
             settings = self.loader_settings(credentials)
             background = self.start_background_work(job, engine, credentials, backend, contract)
@@ -216,6 +216,11 @@ class DatabaseSource(SourceModule[TCredentials]):
         if job.detect_deletes:
             key_columns(job, contract)  # a key the comparison cannot hold exactly is refused before reading
         return table, contract, incremental, self.choose_backend(job, source_session, contract)
+
+    def find_nothing_new(self, candidates: Sequence[tuple[Job, StoredCursor]],
+                         source_session: SourceSession[TCredentials]) -> dict[str, NothingNew]:
+        """One query per source for every candidate table (sources/sql/unchanged.py)."""
+        return find_nothing_new(self, candidates, _database_session(source_session))
 
     def check_against_source(self, job: Job, source_session: SourceSession[TCredentials]
                              ) -> list[tuple[str, str]]:

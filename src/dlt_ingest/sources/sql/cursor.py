@@ -75,6 +75,11 @@ def count_nulls(engine: Engine, job: Job, column: str) -> int:
         return int(connection.execute(query).scalar() or 0)
 
 
+def null_cursor_warning(nulls: int, column: str) -> str:
+    return (f"{nulls} row(s) have a NULL {column} and can never be picked up by the watermark: give them a value or "
+            f"load this table with FULL")
+
+
 def count_query(job: Job, columns: list[dict[str, Any]], after: Any, until: Any) -> Any:
     """`SELECT count(*)` with the same cursor filter dlt's sql_table reads with: `after` (the cursor the run
     resumed from, else the workbook's `last_watermark`) <= cursor <= `until`, NULL cursors excluded."""
