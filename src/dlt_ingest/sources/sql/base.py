@@ -141,7 +141,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         reflected table spares dlt a second reflection."""
         kwargs: dict[str, Any] = {"return_type": "arrow_stream"} if backend == "connectorx" else {}
         loader = contract_loader(self.loader_class(backend), job.name, target, BatchCaster(contract, job.name),
-                                 columns_state, counter, settings)
+                                 columns_state, counter, settings, snapshot=not job.is_incremental)
         resource = sql_table(
             credentials=engine,
             table=job.table_name,

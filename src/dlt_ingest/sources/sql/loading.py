@@ -57,12 +57,17 @@ class ReadCounter:
 
 def contract_loader(base: type[BaseTableLoader], job_name: str, target: str, caster: BatchCaster,
                     columns_state: dict[str, Any], counter: ReadCounter,
-                    settings: dict[str, Any] | None = None) -> type[BaseTableLoader]:
-    """`base` (dlt's table loader of a backend) whose batches are cast to the lake schema by `caster`."""
+                    settings: dict[str, Any] | None = None, snapshot: bool = False) -> type[BaseTableLoader]:
+    """`base` (dlt's table loader of a backend) whose batches are cast to the lake schema by `caster`.
+
+    A `snapshot` (a FULL read) of an empty table yields one empty table of the lake schema: dlt writes it as
+    a file of no rows, so the load is the table's newest snapshot and a reader sees the table empty, not the
+    previous snapshot's rows."""
 
     class ContractLoader(base):  # type: ignore[valid-type,misc]
         def load_rows(self, backend_kwargs: dict[str, Any] | None = None) -> Iterator[Any]:
             dlt.current.resource_state()[LAKE_COLUMNS_KEY] = columns_state  # committed with this load only
+            rows_before = counter.rows
             try:
                 for item in super().load_rows(backend_kwargs):
                     if isinstance(item, pa.Table | pa.RecordBatch):
@@ -71,6 +76,8 @@ def contract_loader(base: type[BaseTableLoader], job_name: str, target: str, cas
                     else:
                         counter.rows += _imported_rows(item)
                     yield item
+                if snapshot and counter.rows == rows_before:
+                    yield caster.contract.schema().empty_table()
             except DriverRefusal as exc:
                 raise caster.refused_driver_value(exc) from None
             except IngestError:
