@@ -1,6 +1,8 @@
 """Benchmark `ingest run` against DuckDB's PostgreSQL scanner, and `--workers` on a slow HTTP API.
 
     .venv/bin/python benchmarks/run.py --rows 1000000 5000000 --repeat 3
+    .venv/bin/python benchmarks/run.py many-tables --slope 10 100 500 --mid 60   # benchmarks/many_tables.py
+    .venv/bin/python benchmarks/run.py nothing-new --tables 500 --baseline       # benchmarks/nothing_new.py
 
 Every measured program is its own process: wall time from start to exit, peak RSS from `wait4`.
 Nothing here is part of the test suite; see docs/performance.md for results.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import importlib
 import json
 import os
 import shutil
@@ -289,5 +292,11 @@ def main() -> None:
                                               indent=1))
 
 
+SCENARIOS = {"many-tables": "many_tables", "nothing-new": "nothing_new"}  # each its own script, named here too
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] in SCENARIOS:
+        scenario = importlib.import_module(SCENARIOS[sys.argv.pop(1)])
+        scenario.main()
+    else:
+        main()
