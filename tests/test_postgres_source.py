@@ -149,6 +149,20 @@ def test_missing_table_fails_the_job_naming_table_and_schema(project: Project, p
         "table_name and schema_name (names are case-sensitive when quoted).")
 
 
+@pytest.mark.parametrize("backend", ["auto", "pyarrow", "adbc", "duckdb"])
+def test_an_unpopulated_materialized_view_fails_naming_the_refresh(project: Project, pg: Any, backend: str) -> None:
+    name = f"unpopulated_{backend}"
+    pg.execute(f"CREATE MATERIALIZED VIEW sales.{name} AS SELECT id, label FROM sales.typed WITH NO DATA")
+    project.append_config(_secrets(pg, "pg", backend=backend), "secrets.toml")
+    project.write_workbook([_job("pg", "sales", name), _job("pg", "sales", "typed")])
+    result = project.ingest("run")
+    assert result.exit_code == 1
+    failed, succeeded = project.audit_rows()[-2:]
+    assert failed["status"] == "FAILED" and succeeded["status"] == "SUCCESS"
+    assert "has not been populated" in failed["error_message"] and "\n" not in failed["error_message"]
+    assert "run REFRESH MATERIALIZED VIEW on the server" in failed["error_message"]
+
+
 def test_wrong_password_fails_with_one_line_naming_job_and_host(project: Project, pg: Any) -> None:
     wrong = pg.password + "x"
     text = _secrets(pg, "pg").replace(f'password = "{pg.password}"', f'password = "{wrong}"')

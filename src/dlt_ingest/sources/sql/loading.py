@@ -25,10 +25,20 @@ def _arrow_reason(exc: PyToArrowConversionException) -> str:
     return reason.removeprefix("Insufficient decimal precision ")
 
 
+# server messages whose fix is known, whatever driver or backend relays them: (words in the message, the fix)
+KNOWN_FIXES = (
+    ("has not been populated", "it is a materialized view created WITH NO DATA: run REFRESH MATERIALIZED VIEW "
+                               "on the server (or disable the row)"),
+)
+
+
 def connection_failure(job_name: str, target: str, exc: BaseException) -> SourceError:
-    """One line naming the job and the host, with the driver's first line and no secret."""
-    reason = redact(first_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__)
-    return SourceError(f"{job_name}: cannot read from {target}: {reason}")
+    """One line naming the job and the host, with the driver's first line, the fix where it is known, and no
+    secret."""
+    text = str(getattr(exc, "orig", None) or exc)
+    reason = redact(first_line(text) or type(exc).__name__)
+    fixes = [fix for words, fix in KNOWN_FIXES if words in text]
+    return SourceError(f"{job_name}: cannot read from {target}: {reason}" + "".join(f"; {fix}" for fix in fixes))
 
 
 def is_read_failure(exc: BaseException) -> bool:
