@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from openpyxl.utils import get_column_letter
 from pytest_httpserver import HTTPServer
@@ -255,6 +256,25 @@ def test_empty_result_succeeds_with_zero_rows(project: Project, httpserver: HTTP
     audit = project.audit_rows()[0]
     assert (audit["status"], audit["rows_processed"], audit["error_message"]) == ("SUCCESS", "0", "")
     assert project.lake_files("shop", "items") == []
+
+
+def test_a_full_endpoint_that_empties_lands_an_empty_snapshot(project: Project, httpserver: HTTPServer) -> None:
+    """The newest snapshot is what the endpoint returns now: no records, not the records of the run before."""
+    records = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    httpserver.expect_ordered_request("/api/items").respond_with_json(records)
+    httpserver.expect_ordered_request("/api/items").respond_with_json([])
+    configure_api(project, httpserver)
+    project.write_workbook([api_row()])
+    run_ok(project)
+    run_ok(project)
+    files = project.lake_files("shop", "items")
+    newest = max(files, key=lambda f: float(".".join(f.name.split(".")[:2])))
+    snapshot = pq.read_table(newest)
+    assert snapshot.num_rows == 0 and {"id", "name"} <= set(snapshot.schema.names)
+    assert pq.read_schema(newest).field("id").type == pq.read_schema(min(files)).field("id").type
+    audit = project.audit_rows()[-1]
+    assert (audit["status"], audit["rows_processed"]) == ("SUCCESS", "0")
+    assert newest.name.startswith(audit["load_id"] + ".")
 
 
 # --- nested records ----------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from typing import Any
 
 import dlt
 from dlt.common.runtime.collector import Collector
-from dlt.extract import DltResource
+from dlt.extract import DltResource, DltSource
+from dlt.extract.extractors import materialize_schema_item
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.destinations import Destination
@@ -104,7 +105,8 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
             elif current:  # dispositions per resource: append + merge
                 pipeline.extract(with_current_table(prepared.data, job), loader_file_format="parquet")
             else:
-                pipeline.extract(prepared.data, loader_file_format="parquet", write_disposition="append")
+                pipeline.extract(with_empty_snapshot(pipeline, job, prepared.data, module.keeps_lake_types),
+                                 loader_file_format="parquet", write_disposition="append")
         finally:
             if detection is not None:
                 detection.close()
@@ -138,6 +140,23 @@ def _delete_detection(job: Job, prepared: PreparedSource, context: JobContext, p
     spill = Path(context.pipelines_dir) / job.pipeline_name / "delete_detection"
     return DeleteDetection(job, prepared.keys, history, spill, datetime.now(timezone.utc), progress,
                            recorded_live_keys(pipeline.state, job))
+
+
+def with_empty_snapshot(pipeline: dlt.Pipeline, job: Job, data: Any, reads_empty_tables: bool) -> Any:
+    """A FULL job's data plus, where its table already has columns in the pipeline's schema, an empty item for
+    that table: dlt writes it as a file of no rows in the same package, so a snapshot of no records is the
+    newest snapshot (a database source does this itself, from its lake schema: `reads_empty_tables`)."""
+    if job.is_incremental or reads_empty_tables:
+        return data
+    table = pipeline.default_schema.tables.get(job.lake_table) if pipeline.default_schema_name else None
+    if not table or not any(not name.startswith("_dlt") for name in table.get("columns", {})):
+        return data  # never loaded: no columns to give an empty file
+    marker = dlt.resource([materialize_schema_item()], name=f"{job.lake_table}_empty_snapshot",
+                          table_name=job.lake_table, write_disposition="append")
+    if isinstance(data, DltSource):  # one source, so one package with the snapshot
+        data.resources.add(marker)
+        return data
+    return [data, marker]
 
 
 def lake_hints(prepared: PreparedSource) -> dict[str, Any]:

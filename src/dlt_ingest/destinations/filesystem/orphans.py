@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from dlt_ingest.destinations.base import TableFiles
 from dlt_ingest.destinations.filesystem.atomic import is_partial
+from dlt_ingest.destinations.filesystem.listing import file_names
 
 log = logging.getLogger("dlt_ingest.job")
 
@@ -141,12 +142,15 @@ def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) 
         client: Any = job_client  # the filesystem destination's client
         fs = client.fs_client
         folder = client.get_table_dir(STATE_FOLDER).rstrip("/")
-        fs.invalidate_cache()
-        if not fs.exists(folder):
+        try:  # names only: a glob or a detailed listing costs per file of every pipeline of the dataset
+            names = file_names(fs, folder)
+        except FileNotFoundError:
             return []
-        mine = f"{pipeline.pipeline_name}__*"  # pipeline names are [a-z0-9_]; partial copies begin with a dot
-        for path in [*fs.glob(f"{folder}/{mine}"), *fs.glob(f"{folder}/.{mine}")]:
-            name = path.rstrip("/").rsplit("/", 1)[-1]
+        mine = pipeline.pipeline_name + "__"  # pipeline names are [a-z0-9_]; partial copies begin with a dot
+        for name in names:
+            if not (name.startswith(mine) or name.startswith("." + mine)):
+                continue
+            path = f"{folder}/{name}"
             if is_partial(name) and name[1:].startswith(pipeline.pipeline_name + "__"):
                 fs.rm(path)  # this pipeline's state file, never finished
                 continue

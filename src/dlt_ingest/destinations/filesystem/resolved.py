@@ -24,8 +24,13 @@ from dlt.destinations.impl.filesystem.configuration import FilesystemDestination
 from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
 
 from dlt_ingest.destinations.filesystem.atomic import AtomicFilesystemClient
+from dlt_ingest.destinations.filesystem.listing import OwnFilesListing
 
 _FILESYSTEM_TYPE = DestinationReference.normalize_type(f"{filesystem.__module__}.{filesystem.__qualname__}")
+
+
+class LakeClient(AtomicFilesystemClient, OwnFilesListing):
+    """dlt's filesystem client: a local lake's files written atomically, a pipeline's dlt files found by name."""
 
 
 class ResolvedOnceFilesystem(filesystem):
@@ -45,8 +50,7 @@ class ResolvedOnceFilesystem(filesystem):
 
     @property
     def client_class(self) -> type[FilesystemClient]:
-        """dlt's client, writing files of a local lake under their final name only once complete."""
-        return AtomicFilesystemClient
+        return LakeClient
 
     @property
     def destination_type(self) -> str:
