@@ -28,6 +28,25 @@ FROM generate_series(1, {rows}) AS g"""
 
 
 @dataclass
+class Measure:
+    """One measured process: wall and CPU seconds, peak RSS, the 1-minute load average at its end."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mib: float
+    load: float
+
+
+# the many-tables benchmarks' table: 8 columns of common types, `{n}` rows
+SMALL_TABLE_DDL = ("CREATE TABLE IF NOT EXISTS {t} (id int PRIMARY KEY, name text, amount numeric(10,2), ts timestamp, "
+                   "tstz timestamptz, flag boolean, big bigint, code varchar(20))")
+SMALL_TABLE_FILL = ("INSERT INTO {t} SELECT g, 'name ' || g || ' ' || md5(g::text), "
+                    "round((random() * 100000)::numeric, 2), timestamp '2024-01-01' + g * interval '1 minute', "
+                    "timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', g % 2 = 0, g::bigint * 1000003, "
+                    "'C' || (g % 97) FROM generate_series(1, {n}) g")
+
+
+@dataclass
 class Database:
     host: str
     port: int

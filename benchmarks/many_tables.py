@@ -29,13 +29,13 @@ import tempfile
 import time
 import urllib.parse
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_db import Database, open_database
+from bench_db import SMALL_TABLE_DDL, SMALL_TABLE_FILL, Database, Measure, open_database
 
 import dlt_ingest
 from dlt_ingest.workbook.template import write_workbook
@@ -44,19 +44,7 @@ HERE = Path(__file__).resolve().parent
 BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
 ENV = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "SLING_DUCKDB_COMPUTE": "false",
        "SLING_DISABLE_TELEMETRY": "true"}
-DDL = ("CREATE TABLE {t} (id int PRIMARY KEY, name text, amount numeric(10,2), ts timestamp, tstz timestamptz, "
-       "flag boolean, big bigint, code varchar(20))")
-FILL = ("INSERT INTO {t} SELECT g, 'name ' || g || ' ' || md5(g::text), round((random() * 100000)::numeric, 2), "
-        "timestamp '2024-01-01' + g * interval '1 minute', timestamptz '2024-01-01 00:00+00' + g * interval "
-        "'1 minute', g % 2 = 0, g::bigint * 1000003, 'C' || (g % 97) FROM generate_series(1, {n}) g")
-
-
-@dataclass
-class Measure:
-    seconds: float
-    cpu_seconds: float
-    peak_rss_mib: float
-    load: float
+DDL, FILL = SMALL_TABLE_DDL, SMALL_TABLE_FILL
 
 
 def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Measure:

@@ -24,21 +24,17 @@ import sys
 import tempfile
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_db import Database, open_database
+from bench_db import SMALL_TABLE_DDL, SMALL_TABLE_FILL, Database, Measure, open_database
 
 from dlt_ingest.workbook.template import write_workbook
 
 BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
-DDL = ("CREATE TABLE IF NOT EXISTS {t} (id int PRIMARY KEY, name text, amount numeric(10,2), ts timestamp, "
-       "tstz timestamptz, flag boolean, big bigint, code varchar(20))")
-FILL = ("INSERT INTO {t} SELECT g, 'name ' || g || ' ' || md5(g::text), round((random()*100000)::numeric, 2), "
-        "timestamp '2024-01-01' + g * interval '1 minute', timestamptz '2024-01-01 00:00+00' + g * interval "
-        "'1 minute', g % 2 = 0, g::bigint * 1000003, 'C' || (g % 97) FROM generate_series(1, 10) g")
+DDL, FILL = SMALL_TABLE_DDL, SMALL_TABLE_FILL.replace("{n}", "10")
 
 _CHILD = """
 import atexit, sys
@@ -54,14 +50,6 @@ atexit.register(peak)
 from dlt_ingest.cli.app import main
 main(["run", *sys.argv[2:]])
 """
-
-
-@dataclass
-class Measure:
-    seconds: float
-    cpu_seconds: float
-    peak_rss_mib: float
-    load: float
 
 
 def ingest(project: Path, mode: str, *args: str) -> Measure:
