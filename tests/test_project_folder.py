@@ -154,3 +154,26 @@ def test_the_instructions_sheet_lists_every_column_and_the_enabled_choices(proje
         assert validation.formula1 == '"Y,N,yes,no,true,false,1,0"'
     finally:
         book.close()
+
+
+BROKEN_TOML = [
+    pytest.param("config.toml", "[sources.demo]\nbackend = \"pyarrow\"\n", 'Key "demo" already exists', id="twice"),
+    pytest.param("secrets.toml", "[sources.pg]\npassword = s3cr3t-Canary\n", "at line 3", id="unquoted-secret"),
+    pytest.param("secrets.toml", "[sources.pg\npassword = \"s3cr3t-Canary\"\n", "at line 2", id="unclosed-section"),
+]
+
+
+@pytest.mark.parametrize(("file", "text", "reason"), BROKEN_TOML)
+@pytest.mark.parametrize("command", [["run"], ["validate-config"], ["status"]])
+def test_a_dlt_settings_file_that_is_not_toml_is_a_config_error_naming_file_and_line(
+        project: Project, file: str, text: str, reason: str, command: list[str], tmp_path: Path) -> None:
+    project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
+                             "load_type": "FULL", "enabled": "Y"}])
+    with (project.path / ".dlt" / file).open("a", encoding="utf-8") as handle:
+        handle.write("\n" + text)
+    result = project.ingest(*command, "--project-dir", str(project.path))
+    assert result.exit_code == 2, result.output
+    path = project.path / ".dlt" / file
+    assert f"{path} is not valid TOML (" in result.output and reason in result.output
+    assert "Traceback" not in result.output and "Internal error" not in result.output
+    assert "s3cr3t" not in result.output and "Canary" not in result.output

@@ -8,6 +8,7 @@ validate the values. A job's credentials are resolved once and handed to everyth
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,12 @@ from dlt.common.configuration import resolve_configuration
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.configuration.providers.provider import ConfigProvider
+from dlt.common.configuration.providers.toml import TomlProviderReadException
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from dlt.common.typing import is_optional_type
 
-from dlt_ingest.errors import SecretNotFoundError, first_line
+from dlt_ingest.errors import ConfigError, SecretNotFoundError, first_line
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.secrets.names import is_secret_field
 from dlt_ingest.secrets.providers import IngestDefaultsProvider, install_providers
@@ -51,13 +53,26 @@ def active_providers() -> list[ConfigProvider]:
 
 def use_project(path: str | Path | None = None, source_names: Iterable[str] | None = None) -> Path:
     """Point dlt's providers at `<path>/.dlt` (when given), install our chain ahead of dlt's own and
-    declare the workbook's source names; returns the project folder in use."""
-    if path is not None:
-        Container()[PluggableRunContext].reload(str(Path(path).expanduser().resolve()))
-        install_providers(force=True, source_names=source_names)
-    else:
-        install_providers(source_names=source_names)
+    declare the workbook's source names; returns the project folder in use. A `.dlt/*.toml` that is not
+    valid TOML is a `ConfigError` naming the file and the line."""
+    try:
+        if path is not None:
+            Container()[PluggableRunContext].reload(str(Path(path).expanduser().resolve()))
+            install_providers(force=True, source_names=source_names)
+        else:
+            install_providers(source_names=source_names)
+    except TomlProviderReadException as exc:
+        raise unreadable_toml(exc) from None
     return project_dir()
+
+
+def unreadable_toml(exc: TomlProviderReadException) -> ConfigError:
+    """dlt's words name every folder it looked in and put the parser's reason on a second line."""
+    reason = str(exc).split("\n", 1)[-1].strip() or "unreadable"
+    reason = re.sub(r"character: ('.*?'|\".*?\")", "character", reason)  # never quote a secret's letter
+    files = [Path(path).resolve() for path in exc.full_paths if Path(path).is_file()]
+    return ConfigError(f"{files[0] if files else exc.file_name} is not valid TOML ({reason}): fix that line "
+                       f"(each [section] appears once, text values are quoted)")
 
 
 def open_project(path: str | Path | None = None, workbook: str | Path | None = None) -> Path:
