@@ -163,3 +163,29 @@ def test_status_fits_80_columns_in_a_pipe_and_has_json(project: Project) -> None
     assert [(r["job_name"], r["status"]) for r in rows] == [(f"demo.{long_name}", "FAILED"),
                                                           ("demo.customers", "SUCCESS")]
     assert rows[0]["error_message"] == " ".join(error).removeprefix("error: ")
+
+
+BAD_INGEST_SETTINGS = [
+    ("workers = -3", "[ingest] workers = -3 in .dlt/config.toml (or INGEST__WORKERS): use 1 or more"),
+    ("max_jobs_per_source = 0", "[ingest] max_jobs_per_source = 0 in .dlt/config.toml "
+                                "(or INGEST__MAX_JOBS_PER_SOURCE): use 1 or more"),
+    ("retry_attempts = 0", "[ingest] retry_attempts = 0 in .dlt/config.toml (or INGEST__RETRY_ATTEMPTS): "
+                           "use 1 or more"),
+    ("retry_backoff_seconds = -1", "retry_backoff_seconds = -1.0 in .dlt/config.toml"),
+    ("heartbeat_seconds = nan", "heartbeat_seconds = nan in .dlt/config.toml"),
+    ("lake_lease_seconds = 0", "lake_lease_seconds = 0 in .dlt/config.toml"),
+    ("reconcile_tolerance = -1", "reconcile_tolerance = -1 in .dlt/config.toml"),
+    ('workers = "four"', "[ingest] workers = 'four' is not a whole number"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_INGEST_SETTINGS)
+def test_an_ingest_setting_out_of_range_stops_the_run_with_the_fix(project: Project, line: str, message: str) -> None:
+    """A limit of 0 jobs per source waited forever; every such number is refused before any job."""
+    project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
+                             "load_type": "FULL", "enabled": "Y"}])
+    project.append_config(f"[ingest]\n{line}")
+    result = project.ingest("run")
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert project.audit_rows() == []

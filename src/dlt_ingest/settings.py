@@ -10,6 +10,7 @@ flags win over it, it wins over the defaults below. Relative folders are taken f
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -132,6 +133,8 @@ def _coerce(name: str, value: Any, default: Any, sections: tuple[str, ...] = ("i
 
 
 _FOLDERS = ("log_dir", "audit_dir", "working_dir")
+_LOWEST = {"workers": 1, "max_jobs_per_source": 1, "retry_attempts": 1, "retry_backoff_seconds": 0,
+           "reconcile_tolerance": 0, "heartbeat_seconds": 0, "lake_lease_seconds": 1, "lake_lease_wait_seconds": 0}
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: C:\\ is a Windows folder
 
 
@@ -163,8 +166,18 @@ class IngestSettings:
                 values[item.name] = _coerce(item.name, found, default)
         if "working_dir" not in values and running_on_databricks():
             values["working_dir"] = str(Path(tempfile.gettempdir()) / "dlt-ingest" / "pipelines")
-        settings = replace(cls(**values), **{k: v for k, v in overrides.items() if v is not None})
+        configured = cls(**values)
+        configured.check_ranges()
+        settings = replace(configured, **{k: v for k, v in overrides.items() if v is not None})
         return settings.relative_to(project or project_dir())
+
+    def check_ranges(self) -> None:
+        """Numbers outside what they can mean (a limit of 0 jobs would wait forever) are a `ConfigError`."""
+        for name, lowest in _LOWEST.items():
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < lowest:
+                raise ConfigError(f"[ingest] {name} = {value!r} in .dlt/config.toml (or INGEST__{name.upper()}): "
+                                  f"use {lowest} or more")
 
     def relative_to(self, project: Path) -> IngestSettings:
         """Local folders given as relative paths, taken from the project folder (not the current directory)."""
