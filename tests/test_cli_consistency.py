@@ -176,6 +176,10 @@ BAD_INGEST_SETTINGS = [
     ("lake_lease_seconds = 0", "lake_lease_seconds = 0 in .dlt/config.toml"),
     ("reconcile_tolerance = -1", "reconcile_tolerance = -1 in .dlt/config.toml"),
     ('workers = "four"', "[ingest] workers = 'four' is not a whole number"),
+    ("[destination.filesystem]\nbucket_url = 5", "setting destination.filesystem.bucket_url = 5 (from config.toml) "
+                                                "is not text: write it in quotes"),
+    ("[destination.filesystem]\nlayout = true", "setting destination.filesystem.layout = True (from config.toml) "
+                                               "is not text"),
 ]
 
 
@@ -184,7 +188,7 @@ def test_an_ingest_setting_out_of_range_stops_the_run_with_the_fix(project: Proj
     """A limit of 0 jobs per source waited forever; every such number is refused before any job."""
     project.write_workbook([{"source_type": "sqlite", "source_name": "demo", "table_name": "customers",
                              "load_type": "FULL", "enabled": "Y"}])
-    project.append_config(f"[ingest]\n{line}")
+    project.append_config(line if line.startswith("[") else f"[ingest]\n{line}")
     result = project.ingest("run")
     assert result.exit_code == 2, result.output
     assert message in result.output

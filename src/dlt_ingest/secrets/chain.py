@@ -132,3 +132,14 @@ def lookup_setting(key: str, sections: tuple[str, ...], hint: Any = str) -> tupl
     if found.value is not None and is_secret_field(key):
         register_secret(found.value)
     return found.value, found.provider
+
+
+def lookup_text(key: str, sections: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """A setting that must be text (a URL, a layout, a name); a number or a boolean is a `ConfigError`."""
+    value, provider = lookup_setting(key, sections)
+    if value is not None and not isinstance(value, str):
+        name = ".".join((*sections, key))
+        shown = "" if is_secret_field(key) else f" = {value!r}"
+        raise ConfigError(f"setting {name}{shown} (from {provider}) is not text: write it in quotes, "
+                          f'e.g. {key} = "..."')
+    return value, provider

@@ -24,7 +24,7 @@ from dlt_ingest.destinations.filesystem.azure import is_azure_url
 from dlt_ingest.destinations.filesystem.resolved import ResolvedOnceFilesystem
 from dlt_ingest.errors import ConfigError
 from dlt_ingest.redaction import register_secret
-from dlt_ingest.secrets.chain import lookup_setting
+from dlt_ingest.secrets.chain import lookup_setting, lookup_text
 from dlt_ingest.secrets.names import is_secret_field
 
 DEFAULT_LAYOUT = "{table_name}/{YYYY}/{MM}/{DD}/{load_id}.{file_id}.{ext}"
@@ -196,14 +196,14 @@ def lake_target(bucket_url: str | None = None, project: Path | None = None) -> L
     A relative local `bucket_url` from the settings is taken from the project folder; one passed in (a
     command-line flag) from the current folder, like any path typed on a command line.
     """
-    configured, _ = lookup_setting("bucket_url", _SECTIONS)
+    configured, _ = lookup_text("bucket_url", _SECTIONS)
     url = bucket_url or configured or DEFAULT_BUCKET
     if _is_local(url):
         path = Path(url[len("file://"):] if url.startswith("file://") else url).expanduser()
         if not path.is_absolute() and not bucket_url and project is not None:
             path = project / path
         url = path.resolve().as_uri()
-    layout, _ = lookup_setting("layout", _SECTIONS)
+    layout, _ = lookup_text("layout", _SECTIONS)
     layout = layout or DEFAULT_LAYOUT
     validate_layout(layout)
     credentials = guide_named_credentials() if is_azure_url(url) else None
