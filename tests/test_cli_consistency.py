@@ -193,3 +193,18 @@ def test_an_ingest_setting_out_of_range_stops_the_run_with_the_fix(project: Proj
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert project.audit_rows() == []
+
+
+def test_a_database_port_that_is_no_number_fails_its_job_naming_the_setting(project: Project) -> None:
+    project.append_config('[sources.pg]\nhost = "127.0.0.1"\nport = "abc"\ndatabase = "d"\nusername = "u"\n'
+                          'password = "p"', "secrets.toml")
+    project.write_workbook([{"source_type": "postgresql", "source_name": "pg", "schema_name": "public",
+                             "table_name": "t", "load_type": "FULL", "enabled": "Y"}, CUSTOMERS])
+    result = project.ingest("run")
+    assert result.exit_code == 1, result.output
+    failed, succeeded = sorted(project.audit_rows(), key=lambda r: r["status"])
+    assert failed["error_message"].startswith(
+        "settings of source 'pg': port = 'abc' is not a port number (a whole number from 1 to 65535): fix them "
+        "under [sources.pg] in .dlt/secrets.toml")
+    assert succeeded["job_name"] == "demo.customers" and succeeded["status"] == "SUCCESS"
+    assert "ValueError" not in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -77,6 +78,16 @@ def test_postgres_url_has_sslmode_and_default_port() -> None:
 ])
 def test_postgres_settings_are_checked(values: dict[str, Any], problems: list[str]) -> None:
     assert REGISTRY.get("postgresql").check_credentials(creds(PostgresCredentials, **values)) == problems
+
+
+@pytest.mark.parametrize(("port", "ok"), [(5432, True), ("5432", True), (None, True), (1, True), (65535, True),
+                                         ("abc", False), (0, False), (65536, False), (-1, False), (True, False),
+                                         ("54 32", False), (5432.5, False)])
+def test_a_database_port_is_checked_before_any_driver_sees_it(port: Any, ok: bool) -> None:
+    from dlt_ingest.sources.sql.base import login_problems
+
+    problems = login_problems(SimpleNamespace(port=port))
+    assert problems == ([] if ok else [f"port = {port!r} is not a port number (a whole number from 1 to 65535)"])
 
 
 def test_oracle_url_uses_service_name_or_sid_in_thin_mode() -> None:

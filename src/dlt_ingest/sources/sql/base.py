@@ -167,7 +167,7 @@ class DatabaseSource(SourceModule[TCredentials]):
                 ) -> Iterator[PreparedSource]:
         shared = _database_session(source_session)
         credentials = shared.credentials
-        problems = self.check_credentials(credentials)
+        problems = [*login_problems(credentials), *self.check_credentials(credentials)]
         if problems:
             raise SourceError(
                 f"{job.name}: settings of source '{job.source_name}': {'; '.join(problems)}: fix them under "
@@ -370,6 +370,17 @@ def column_dicts(table: sa.Table, contract: TableContract | None = None) -> list
     return [{"name": column.name, "type": column.type, "nullable": column.nullable,
              "zoned": lake[column.name].arrow == TIMESTAMPTZ.arrow if column.name in lake else None}
             for column in table.columns]
+
+
+def login_problems(credentials: Any) -> list[str]:
+    """What every database login shares, checked before a driver sees it (a port of 'abc' was a ValueError)."""
+    port = getattr(credentials, "port", None)
+    if port is None or port == "":
+        return []
+    text = str(port).strip()
+    if isinstance(port, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        return [f"port = {port!r} is not a port number (a whole number from 1 to 65535)"]
+    return []
 
 
 def guard(job: Job, target: str, action: Callable[[], Any]) -> Any:
