@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from dlt_ingest.errors import ConfigError
 from dlt_ingest.redaction import redact
 from dlt_ingest.results import JobResult
 from dlt_ingest.storage import is_remote, local_path, remote_filesystem, shown_location
+
+log = logging.getLogger("dlt_ingest.audit")
 
 
 @dataclass(frozen=True)
@@ -104,16 +107,35 @@ def _locked(handle: IO[str]) -> Iterator[None]:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+KEEP_BYTES = "surrogateescape"  # bytes that are no UTF-8 (a damaged file) are written back as they were
+
+
 def upgrade_header(text: str) -> str:
     """An audit file written by an older version, re-shaped to today's columns (new columns left empty)."""
-    header = ",".join(AUDIT_COLUMNS)
-    if not text or text.split("\n", 1)[0].strip("\r") == header:
+    if not text or text.split("\n", 1)[0].strip("\r") == ",".join(AUDIT_COLUMNS):
         return text
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(csv.DictReader(io.StringIO(text)))
+    lines = text.splitlines(keepends=True)
+    old_columns = next(csv.reader([lines[0]]), [])
+    for line in lines[1:]:
+        values = _fields(line, old_columns)
+        if values is None:  # a damaged line stays as it was
+            buffer.write(line if line.endswith("\n") else line + "\n")
+        elif values:
+            writer.writerow(dict(zip(old_columns, values, strict=True)))
     return buffer.getvalue()
+
+
+def _fields(line: str, header: list[str]) -> list[str] | None:
+    """The values of one audit line ([] for a blank one), or None when it is damaged."""
+    if not line.strip():
+        return []
+    values = next(csv.reader([line.replace("\0", "")]), [])
+    if len(values) != len(header) or any("\n" in v or "\r" in v for v in values):
+        return None
+    return values
 
 
 class AuditWriter:
@@ -145,12 +167,15 @@ class AuditWriter:
         with self._lock:
             if is_remote(self.location):
                 filesystem = remote_filesystem(self.location)
-                existing = filesystem.cat_file(path).decode("utf-8") if filesystem.exists(path) else header
-                filesystem.pipe_file(path, (upgrade_header(existing) + line).encode("utf-8"))
+                existing = filesystem.cat_file(path).decode("utf-8", KEEP_BYTES) if filesystem.exists(path) else header
+                existing = upgrade_header(existing)
+                if existing and not existing.endswith("\n"):
+                    existing += "\n"  # a line cut short (a crash, a hand edit) never swallows this row
+                filesystem.pipe_file(path, (existing + line).encode("utf-8", KEEP_BYTES))
                 return path
             local = local_path(path)
             local.parent.mkdir(parents=True, exist_ok=True)
-            with local.open("a+", encoding="utf-8", newline="") as handle, _locked(handle):
+            with local.open("a+", encoding="utf-8", errors=KEEP_BYTES, newline="") as handle, _locked(handle):
                 if handle.tell() == 0:
                     handle.write(header)
                 else:
@@ -162,6 +187,8 @@ class AuditWriter:
                         handle.truncate()
                         handle.write(upgraded)
                     handle.seek(0, io.SEEK_END)
+                    if upgraded and not upgraded.endswith("\n"):
+                        handle.write("\n")  # a line cut short (a crash, a hand edit) never swallows this row
                 handle.write(line)
                 handle.flush()
         return path
@@ -181,9 +208,29 @@ def read_audit(audit_dir: str | Path) -> Iterable[dict[str, str]]:
     if is_remote(location):
         filesystem = remote_filesystem(location)
         for path in sorted(filesystem.glob(f"{location}/audit_*.csv")):
-            text = filesystem.cat_file(path).decode("utf-8")
-            yield from csv.DictReader(io.StringIO(text))
+            text = filesystem.cat_file(path).decode("utf-8", "replace")
+            yield from audit_lines(io.StringIO(text), path)
         return
     for local in sorted(local_path(location).glob("audit_*.csv")):
-        with local.open(encoding="utf-8", newline="") as handle:
-            yield from csv.DictReader(handle)
+        with local.open(encoding="utf-8", errors="replace", newline="") as handle:
+            yield from audit_lines(handle, str(local))
+
+
+def audit_lines(handle: Iterable[str], name: str = "an audit file") -> Iterator[dict[str, str]]:
+    """The rows of one audit file, one per line (the writer folds every value onto one line), so a damaged
+    line (bytes that are no UTF-8, a NUL, a quote never closed, a wrong number of fields) costs only itself:
+    it is left out, with a warning, and the lines after it are read."""
+    lines = iter(handle)
+    first = next(lines, None)
+    if first is None:
+        return
+    header = next(csv.reader([first.replace("\0", "")]), [])
+    damaged = 0
+    for line in lines:
+        values = _fields(line, header)
+        if values is None:
+            damaged += 1
+        elif values:
+            yield dict(zip(header, values, strict=True))
+    if damaged:
+        log.warning("%s: %d damaged line(s) left out (not audit rows dlt-ingest wrote)", name, damaged)
