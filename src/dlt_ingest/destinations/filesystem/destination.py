@@ -35,10 +35,21 @@ from dlt_ingest.destinations.filesystem.orphans import (
 from dlt_ingest.destinations.filesystem.preflight import check_lake, resolve_lake_config
 from dlt_ingest.destinations.filesystem.stored_states import newest_completed_states, newest_schema_versions
 from dlt_ingest.destinations.filesystem.tables import catalog_root, describe_table
+from dlt_ingest.errors import JobError, first_line, innermost
 from dlt_ingest.results import LakeTable
 from dlt_ingest.workbook.model import Job
 
 log = logging.getLogger("dlt_ingest.destination")
+
+
+def damaged_state(job: Job, cause: BaseException) -> JobError:
+    """A stored state or schema file in the lake that dlt cannot read: name the files and the two ways out."""
+    return JobError(
+        f"{job.name}: a stored state or schema of pipeline {job.pipeline_name} in the lake is damaged "
+        f"({type(cause).__name__}: {first_line(str(cause))}): remove the newest "
+        f"{job.dataset_name}/_dlt_pipeline_state/{job.pipeline_name}__*.jsonl (or _dlt_version/"
+        f"{job.pipeline_name}__*.jsonl) from the lake, and the next run resumes from the one before (rows of "
+        f"the load after it are read again: readers keep the latest version per primary key)")
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,12 @@ class FilesystemDestination:
             pipeline.drop()
             warnings.append(f"discarded load package(s) {', '.join(superseded)} left pending by an earlier run: "
                             f"another working folder has loaded this job since, so the state comes from the lake")
-        pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
+        try:
+            pipeline.sync_destination()  # restores state from the lake when the local folder is empty or older
+        except Exception as exc:
+            if isinstance(innermost(exc), ValueError):  # a JSON document dlt wrote, no longer JSON
+                raise damaged_state(job, innermost(exc)) from exc
+            raise
         return warnings
 
     def stored_states(self, dataset_name: str, pipeline_names: Sequence[str]) -> dict[str, StoredState]:
