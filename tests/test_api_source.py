@@ -277,6 +277,25 @@ def test_a_full_endpoint_that_empties_lands_an_empty_snapshot(project: Project, 
     assert newest.name.startswith(audit["load_id"] + ".")
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    ('timeout = "abc"', "timeout = 'abc' under [sources.shop] is not a number of at least 0.001"),
+    ("timeout = 0", "timeout = 0 under [sources.shop] is not a number of at least 0.001"),
+    ("timeout = nan", "timeout = nan under [sources.shop] is not a number of at least 0.001"),
+    ("timeout = true", "timeout = True under [sources.shop] is not a number of at least 0.001"),
+])
+def test_a_retry_setting_that_is_no_number_in_range_fails_the_job_naming_it(
+        project: Project, httpserver: HTTPServer, setting: str, message: str) -> None:
+    httpserver.expect_request("/api/items").respond_with_json([{"id": 1}])
+    configure_api(project, httpserver, settings=setting + "\n")
+    project.write_workbook([api_row()])
+    result = project.ingest("run")
+    assert result.exit_code == 1, result.output
+    audit = project.audit_rows()[0]
+    assert audit["error_message"].startswith(message)
+    assert audit["attempts"] == "1"  # a wrong setting is never retried
+    assert requests_to(httpserver, "/api/items") == []  # refused before any request
+
+
 # --- nested records ----------------------------------------------------------------------------------------
 
 NESTED = [

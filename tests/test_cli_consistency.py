@@ -206,5 +206,6 @@ def test_a_database_port_that_is_no_number_fails_its_job_naming_the_setting(proj
     assert failed["error_message"].startswith(
         "settings of source 'pg': port = 'abc' is not a port number (a whole number from 1 to 65535): fix them "
         "under [sources.pg] in .dlt/secrets.toml")
+    assert failed["attempts"] == "1"  # a wrong setting is never retried
     assert succeeded["job_name"] == "demo.customers" and succeeded["status"] == "SUCCESS"
     assert "ValueError" not in result.output

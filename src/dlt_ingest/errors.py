@@ -128,6 +128,12 @@ class SourceError(JobError):
     """The source rejected the extraction (missing table, refused connection, ...)."""
 
 
+class SourceSettingError(SourceError):
+    """A setting of the job's source is wrong (a port, a timeout): no attempt succeeds until it is fixed."""
+
+    transient = False
+
+
 class ApiError(SourceError):
     """An API answered in a way the job cannot use; repeating the job would not help."""
 

@@ -9,6 +9,7 @@ the orchestrator does not repeat the job on top.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from requests import PreparedRequest, Request, RequestException, Response, Session
 from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 
-from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected
+from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected, SourceSettingError
 from dlt_ingest.redaction import redact
 from dlt_ingest.sources.api.origin import OriginGuard
 
@@ -35,20 +36,30 @@ class RetrySettings:
     timeout: float
 
     @classmethod
-    def from_config(cls, credentials: Any) -> RetrySettings:
-        """The source's own settings, else dlt's `[runtime] request_*` settings, else dlt's defaults."""
+    def from_config(cls, credentials: Any, section: str = "the source's section") -> RetrySettings:
+        """The source's own settings, else dlt's `[runtime] request_*` settings, else dlt's defaults; a value
+        that is no number of the right range is a `SourceError` naming it."""
         runtime = resolve_configuration(RuntimeConfiguration())
         return cls(
-            max_attempts=int(_pick(credentials, "max_attempts", runtime.request_max_attempts)),
-            backoff_factor=float(_pick(credentials, "backoff_factor", runtime.request_backoff_factor)),
-            max_retry_delay=float(_pick(credentials, "max_retry_delay", runtime.request_max_retry_delay)),
-            timeout=float(_pick(credentials, "timeout", runtime.request_timeout)),
+            max_attempts=int(_number(credentials, "max_attempts", runtime.request_max_attempts, 1, section, int)),
+            backoff_factor=_number(credentials, "backoff_factor", runtime.request_backoff_factor, 0, section),
+            max_retry_delay=_number(credentials, "max_retry_delay", runtime.request_max_retry_delay, 0, section),
+            timeout=_number(credentials, "timeout", runtime.request_timeout, 0.001, section),
         )
 
 
-def _pick(credentials: Any, name: str, default: Any) -> Any:
+def _number(credentials: Any, name: str, default: Any, lowest: float, section: str, kind: type = float) -> float:
     value = getattr(credentials, name, None)
-    return default if value is None else value
+    value = default if value is None else value
+    try:
+        number = float(kind(value)) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number < lowest or (kind is int and float(value) != number):
+        expected = "a whole number" if kind is int else "a number"
+        raise SourceSettingError(f"{name} = {value!r} under {section} is not {expected} of at least {lowest:g}: fix it "
+                          f"in .dlt/secrets.toml or .dlt/config.toml")
+    return number
 
 
 def _preview(response: Response) -> str:

@@ -146,7 +146,7 @@ def api_client(credentials: ApiCredentials, job_name: str, source_name: str
     base_url = str(credentials.base_url).rstrip("/")
     section = f"[sources.{source_name}]" if source_name else "the source's section"
     prefix = f"{job_name}: " if job_name else ""
-    translator = FailureTranslator(job_name, source_name, base_url, RetrySettings.from_config(credentials))
+    translator = FailureTranslator(job_name, source_name, base_url, RetrySettings.from_config(credentials, section))
     with ExitStack() as sessions:
         session = sessions.enter_context(api_session(translator, OriginGuard(base_url, prefix, section)))
         token_session = None

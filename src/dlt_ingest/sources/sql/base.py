@@ -18,7 +18,7 @@ from dlt.sources.sql_database import sql_table
 from dlt.sources.sql_database.helpers import BaseTableLoader, ConnectorXTableLoader, TableLoader
 from sqlalchemy.engine import URL, Engine
 
-from dlt_ingest.errors import RowMismatch, SourceError, TypeContractError
+from dlt_ingest.errors import RowMismatch, SourceSettingError, TypeContractError
 from dlt_ingest.sources.base import (
     LakeColumns,
     NothingNew,
@@ -169,7 +169,7 @@ class DatabaseSource(SourceModule[TCredentials]):
         credentials = shared.credentials
         problems = [*login_problems(credentials), *self.check_credentials(credentials)]
         if problems:
-            raise SourceError(
+            raise SourceSettingError(
                 f"{job.name}: settings of source '{job.source_name}': {'; '.join(problems)}: fix them under "
                 f"[sources.{job.source_name}] in .dlt/secrets.toml (see docs/sources.md)."
             )
