@@ -66,6 +66,8 @@ INVALID_ROWS = [
                  id="bad-chunk-size"),
     pytest.param(row(chunk_size=-5), "SourceConfig!K2 chunk_size: '-5' must be a positive whole number",
                  id="negative-chunk-size"),
+    pytest.param(row(chunk_size=99999999999), "SourceConfig!K2 chunk_size: '99999999999' is more than 1,000,000: a "
+                 "batch of rows is held in memory", id="huge-chunk-size"),
     pytest.param(row(table_name=None), "SourceConfig!C2 table_name: is empty: fill in table_name",
                  id="missing-table"),
     pytest.param(row(last_watermark="=TODAY()"),

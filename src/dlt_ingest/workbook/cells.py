@@ -167,6 +167,9 @@ def parse_literal_watermark(value: str) -> WatermarkValue:
         return value
 
 
+MAX_BATCH_ROWS = 1_000_000  # chunk_size, the one whole-number column: rows a read holds in memory at once
+
+
 def parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise CellValueError("is TRUE/FALSE: type a whole number such as 50000")
@@ -176,6 +179,9 @@ def parse_int(value: Any) -> int:
         raise CellValueError(f"'{text_of(value)[:40]}' is not a whole number: type one such as 50000") from None
     if not float(number).is_integer() or number <= 0:
         raise CellValueError(f"'{text_of(value)}' must be a positive whole number such as 50000")
+    if number > MAX_BATCH_ROWS:
+        raise CellValueError(f"'{text_of(value)[:40]}' is more than {MAX_BATCH_ROWS:,}: a batch of rows is held in "
+                             f"memory; type at most {MAX_BATCH_ROWS} (50000 is the default)")
     return int(number)
 
 

@@ -105,8 +105,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec(
         "chunk_size",
         "int",
-        "Rows fetched per batch from the source (default 50000). Larger is faster, smaller uses "
-        "less memory.",
+        "Rows fetched per batch from the source (default 50000, at most 1000000). Larger is faster, "
+        "smaller uses less memory.",
         "100000",
     ),
     ColumnSpec(
