@@ -141,3 +141,15 @@ def delete_share(db: Database, table: str, round_no: int, every: int = 1000) -> 
         deleted = cursor.rowcount
         cursor.execute(f"VACUUM ANALYZE {table}")
     return int(deleted)
+
+
+def small_tables(db: Database, names: list[str], rows: int) -> list[str]:
+    """The many-tables benchmarks' tables (`SMALL_TABLE_DDL`, `rows` rows each), created once and reused."""
+    with closing(db.connect()) as connection, connection.cursor() as cursor:
+        for name in names:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+            if not cursor.fetchone()[0]:
+                cursor.execute(SMALL_TABLE_DDL.format(t=name))
+                cursor.execute(SMALL_TABLE_FILL.format(t=name, n=rows))
+        cursor.execute("VACUUM ANALYZE")
+    return names

@@ -28,14 +28,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_db import SMALL_TABLE_DDL, SMALL_TABLE_FILL, Database, Measure, open_database
+from bench_db import Database, Measure, open_database, small_tables
 
 import dlt_ingest
 from dlt_ingest.workbook.template import write_workbook
@@ -44,7 +43,6 @@ HERE = Path(__file__).resolve().parent
 BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
 ENV = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false", "SLING_DUCKDB_COMPUTE": "false",
        "SLING_DISABLE_TELEMETRY": "true"}
-DDL, FILL = SMALL_TABLE_DDL, SMALL_TABLE_FILL
 
 
 def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Measure:
@@ -61,15 +59,7 @@ def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -
 
 def tables(db: Database, prefix: str, count: int, rows: int) -> list[str]:
     """`<prefix>_0000`.. with `rows` rows each, created once and reused."""
-    names = [f"{prefix}_{i:04d}" for i in range(count)]
-    with closing(db.connect()) as connection, connection.cursor() as cursor:
-        for name in names:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-            if not cursor.fetchone()[0]:
-                cursor.execute(DDL.format(t=name))
-                cursor.execute(FILL.format(t=name, n=rows))
-        cursor.execute("VACUUM ANALYZE")
-    return names
+    return small_tables(db, [f"{prefix}_{i:04d}" for i in range(count)], rows)
 
 
 def project(root: Path, db: Database, names: list[str], config: str = "") -> Path:

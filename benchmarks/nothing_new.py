@@ -23,18 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_db import SMALL_TABLE_DDL, SMALL_TABLE_FILL, Database, Measure, open_database
+from bench_db import Database, Measure, open_database, small_tables
 
 from dlt_ingest.workbook.template import write_workbook
 
 BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
-DDL, FILL = SMALL_TABLE_DDL, SMALL_TABLE_FILL.replace("{n}", "10")
 
 _CHILD = """
 import atexit, sys
@@ -78,15 +76,7 @@ def _children_cpu() -> float:
 
 
 def create_tables(db: Database, count: int) -> list[str]:
-    names = [f"nothing_new_{i:04d}" for i in range(count)]
-    with closing(db.connect()) as connection, connection.cursor() as cursor:
-        for name in names:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-            if not cursor.fetchone()[0]:
-                cursor.execute(DDL.format(t=name))
-                cursor.execute(FILL.format(t=name))
-        cursor.execute("VACUUM ANALYZE")
-    return names
+    return small_tables(db, [f"nothing_new_{i:04d}" for i in range(count)], 10)
 
 
 def make_project(root: Path, db: Database, tables: list[str]) -> Path:

@@ -43,7 +43,7 @@ log = logging.getLogger("dlt_ingest.destination")
 
 
 def damaged_state(job: Job, cause: BaseException) -> JobError:
-    """A stored state or schema file in the lake that dlt cannot read: name the files and the two ways out."""
+    """A stored state or schema file in the lake that dlt cannot read: name the files, the way out and its cost."""
     return JobError(
         f"{job.name}: a stored state or schema of pipeline {job.pipeline_name} in the lake is damaged "
         f"({type(cause).__name__}: {first_line(str(cause))}): remove the newest "
