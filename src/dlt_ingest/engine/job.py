@@ -26,6 +26,7 @@ from dlt_ingest.engine.current_table import current_fork, wants_current_table, w
 from dlt_ingest.engine.deletes import DeleteDetection, recorded_live_keys
 from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
 from dlt_ingest.engine.retry import is_transient
+from dlt_ingest.engine.schema_storage import keep_loaded_schemas
 from dlt_ingest.engine.state import apply_state_rules, finish_pending_loads, incremental_state, schema_facts
 from dlt_ingest.errors import IngestError, JobError, describe, first_line
 from dlt_ingest.redaction import redact
@@ -81,6 +82,7 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
     options: dict[str, Any] = {"progress": progress} if progress is not None else {}
     pipeline = dlt.pipeline(pipeline_name=job.pipeline_name, destination=context.destination.build(),
                             dataset_name=job.dataset_name, pipelines_dir=context.pipelines_dir, **options)
+    keep_loaded_schemas(pipeline)
     result.warnings += _lake_step(lambda: context.destination.restore_state(pipeline, job))  # never past lost rows
     resumed = finish_pending_loads(pipeline, job)
     if resumed:

@@ -91,7 +91,8 @@ class FilesystemDestination:
         """Drop stored states of loads that never completed, and a local folder another working folder has
         overtaken; then let dlt restore the newest state."""
         warnings = []
-        unfinished = remove_unfinished_states(pipeline, self.completed)
+        fs, root = self._filesystem()
+        unfinished = remove_unfinished_states(pipeline, fs, f"{root.rstrip('/')}/{job.dataset_name}", self.completed)
         if unfinished:
             warnings.append(f"ignored {len(unfinished)} stored state(s) of a load that never completed")
         superseded = superseded_packages(pipeline, job.lake_table, self.completed)

@@ -127,7 +127,8 @@ def remove_orphan_files(pipeline: dlt.Pipeline, table: str, completed: Completed
     return removed
 
 
-def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) -> list[str]:
+def remove_unfinished_states(pipeline: dlt.Pipeline, fs: Any, dataset_path: str,
+                             completed: CompletedLoads) -> list[str]:
     """Delete this pipeline's stored states whose load never completed, before state is restored.
 
     dlt uploads the state file with the other files of a load and writes the completion record last, and
@@ -135,32 +136,32 @@ def remove_unfinished_states(pipeline: dlt.Pipeline, completed: CompletedLoads) 
     machine whose working folder is then lost would make the next run start after rows that no completed
     load holds (and `remove_orphan_files` would then delete them). Dropping such states first makes the
     next run restore the last completed state and extract those rows again.
+
+    `fs` and `dataset_path` are the lake's filesystem and the dataset's folder in it: a dlt destination
+    client is not built for this (that costs a configuration and capabilities resolution per job).
     """
     pending = set(_pending(pipeline))
     removed: list[str] = []
-    with pipeline.destination_client() as job_client:
-        client: Any = job_client  # the filesystem destination's client
-        fs = client.fs_client
-        folder = client.get_table_dir(STATE_FOLDER).rstrip("/")
-        try:  # names only: a glob or a detailed listing costs per file of every pipeline of the dataset
-            names = file_names(fs, folder)
-        except FileNotFoundError:
-            return []
-        mine = pipeline.pipeline_name + "__"  # pipeline names are [a-z0-9_]; partial copies begin with a dot
-        for name in names:
-            if not (name.startswith(mine) or name.startswith("." + mine)):
-                continue
-            path = f"{folder}/{name}"
-            if is_partial(name) and name[1:].startswith(pipeline.pipeline_name + "__"):
-                fs.rm(path)  # this pipeline's state file, never finished
-                continue
-            parts = name.split("__")  # <pipeline>__<load_id>__<hash>.jsonl
-            if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
-                continue
-            if parts[1] not in pending and not completed.is_completed(fs, client.dataset_path,
-                                                                      _schema_name(pipeline), parts[1]):
-                fs.rm(path)
-                removed.append(path)
+    dataset = dataset_path.rstrip("/")
+    folder = f"{dataset}/{STATE_FOLDER}"
+    try:  # names only: a glob or a detailed listing costs per file of every pipeline of the dataset
+        names = file_names(fs, folder)
+    except FileNotFoundError:
+        return []
+    mine = pipeline.pipeline_name + "__"  # pipeline names are [a-z0-9_]; partial copies begin with a dot
+    for name in names:
+        if not (name.startswith(mine) or name.startswith("." + mine)):
+            continue
+        path = f"{folder}/{name}"
+        if is_partial(name) and name[1:].startswith(mine):
+            fs.rm(path)  # this pipeline's state file, never finished
+            continue
+        parts = name.split("__")  # <pipeline>__<load_id>__<hash>.jsonl
+        if len(parts) < 3 or parts[0] != pipeline.pipeline_name:
+            continue
+        if parts[1] not in pending and not completed.is_completed(fs, dataset, _schema_name(pipeline), parts[1]):
+            fs.rm(path)
+            removed.append(path)
     if removed:
         log.warning("removed %d stored state(s) of a load that never completed: %s", len(removed),
                     ", ".join(removed))

@@ -18,7 +18,9 @@ from dlt.common.configuration.resolve import resolve_configuration
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.configuration.specs.base_configuration import is_hint_not_resolvable
 from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.destination.reference import DestinationReference
+from dlt.common.normalizers.naming import NamingConvention
 from dlt.destinations import filesystem
 from dlt.destinations.impl.filesystem.configuration import FilesystemDestinationClientConfiguration
 from dlt.destinations.impl.filesystem.filesystem import FilesystemClient
@@ -72,6 +74,12 @@ class ResolvedOnceFilesystem(filesystem):
                     return None  # e.g. an invalid value: dlt's own path raises it where it always did
                 self._resolved[pipeline_name] = base
             return base
+
+    def capabilities(self, config: FilesystemDestinationClientConfiguration | None = None,
+                     naming: NamingConvention | None = None) -> DestinationCapabilitiesContext:
+        """dlt's capabilities; without a config, from the one resolved for the pipeline (the filesystem's
+        capabilities read only its protocol) instead of a partial resolution on each of ~20 calls a job."""
+        return super().capabilities(config if config is not None else self._base_configuration(), naming)
 
     def configuration(self, initial_config: FilesystemDestinationClientConfiguration,
                       accept_partial: bool = False) -> FilesystemDestinationClientConfiguration:
