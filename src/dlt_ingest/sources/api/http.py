@@ -2,9 +2,9 @@
 
 dlt's `Client` retries 429 and 5xx with exponential backoff and honours `Retry-After`. Around its
 retrying `send` we translate what is left into `SourceError`s that name the job and the fix: rejected
-credentials (never retried, never printed), an error status after the last attempt, and a body that
-is not JSON. dlt's own retry stays the only retry of HTTP errors: these errors are not transient, so
-the orchestrator does not repeat the job on top.
+credentials (never retried, never printed), an error status after the last attempt, a body that is
+not JSON, a response over its time or size bound (`bounded.py`). dlt's own retry stays the only retry
+of HTTP errors: these errors are not transient, so the orchestrator does not repeat the job on top.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 
 from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected, SourceSettingError
 from dlt_ingest.redaction import redact
+from dlt_ingest.sources.api.bounded import BoundedAdapter, ResponseDeadlineExceeded, ResponseTooLarge
 from dlt_ingest.sources.api.origin import OriginGuard
 
 BODY_PREVIEW = 120
+RESPONSE_DEADLINE_SECONDS = 300.0  # one whole response, headers and body: well above any sane page
+MAX_RESPONSE_MB = 256.0  # one response's decoded body; its JSON takes several times that in memory
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class RetrySettings:
     backoff_factor: float
     max_retry_delay: float
     timeout: float
+    response_deadline: float = RESPONSE_DEADLINE_SECONDS
+    max_response_mb: float = MAX_RESPONSE_MB
 
     @classmethod
     def from_config(cls, credentials: Any, section: str = "the source's section") -> RetrySettings:
@@ -45,6 +50,8 @@ class RetrySettings:
             backoff_factor=_number(credentials, "backoff_factor", runtime.request_backoff_factor, 0, section),
             max_retry_delay=_number(credentials, "max_retry_delay", runtime.request_max_retry_delay, 0, section),
             timeout=_number(credentials, "timeout", runtime.request_timeout, 0.001, section),
+            response_deadline=_number(credentials, "response_deadline", RESPONSE_DEADLINE_SECONDS, 0.001, section),
+            max_response_mb=_number(credentials, "max_response_mb", MAX_RESPONSE_MB, 0.001, section),
         )
 
 
@@ -117,7 +124,20 @@ class FailureTranslator:
             ) from None
         return response
 
-    def unreachable(self, exc: RequestException) -> ApiUnreachable:
+    def unreachable(self, exc: RequestException) -> ApiError:
+        if isinstance(exc, ResponseTooLarge):
+            return ApiError(
+                f"{self.prefix}a response from {self._request_url(exc)} is larger than max_response_mb = "
+                f"{self.settings.max_response_mb:g} MiB (decoded): lower the page size of the endpoint, or raise "
+                f"max_response_mb under {self.section}"
+            )
+        if isinstance(exc, ResponseDeadlineExceeded):
+            return ApiUnreachable(
+                f"{self.prefix}{self._request_url(exc)} did not send a complete response within response_deadline = "
+                f"{self.settings.response_deadline:g} s, {self.settings.max_attempts} attempt(s): the server is "
+                f"overloaded or sends very slowly; try again later, lower the page size, or raise response_deadline "
+                f"under {self.section}"
+            )
         reason = redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if isinstance(exc, ChunkedEncodingError | ContentDecodingError):  # the server answered, then broke off
             return ApiUnreachable(
@@ -129,6 +149,12 @@ class FailureTranslator:
             f"{self.prefix}cannot reach {self.base_url} after {self.settings.max_attempts} attempt(s) "
             f"({type(exc).__name__}: {reason[:200]}): check base_url and the network"
         )
+
+
+    @staticmethod
+    def _request_url(exc: RequestException) -> str:
+        request = exc.request
+        return redact(sanitize_url(str(request.url or ""))) if request is not None else "the server"
 
 
 _PREPARED_HERE = "_dlt_ingest_prepared"  # set on requests built by the session; a redirect's copy lacks it
@@ -152,6 +178,10 @@ def api_session(translator: FailureTranslator, guard: OriginGuard) -> Session:
         respect_retry_after_header=True,
     )
     session = client.session
+    bounded = BoundedAdapter(settings.response_deadline, int(settings.max_response_mb * 1024 * 1024),
+                             pool_maxsize=50)  # dlt's pool size
+    session.mount("http://", bounded)
+    session.mount("https://", bounded)
     retrying_send = session.send
     plain_prepare = session.prepare_request
 
@@ -168,7 +198,7 @@ def api_session(translator: FailureTranslator, guard: OriginGuard) -> Session:
             response = retrying_send(request, **kwargs)
         except RequestException as exc:  # dlt's raise_for_status hook after the last retry, or no connection
             response_of_error = exc.response
-            if response_of_error is None:
+            if response_of_error is None or isinstance(exc, ResponseTooLarge):
                 failure = translator.unreachable(exc)
             else:
                 failure = translator.status_error(response_of_error)

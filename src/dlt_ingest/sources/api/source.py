@@ -65,6 +65,8 @@ class ApiCredentials(BaseConfiguration):
     backoff_factor: float | None = None
     max_retry_delay: float | None = None
     timeout: float | None = None
+    response_deadline: float | None = None  # seconds for one whole response (headers and body)
+    max_response_mb: float | None = None  # the largest response body, decoded, in MiB
 
 
 @configspec
