@@ -31,6 +31,21 @@ from dlt_ingest.destinations.filesystem.listing import OwnFilesListing
 _FILESYSTEM_TYPE = DestinationReference.normalize_type(f"{filesystem.__module__}.{filesystem.__qualname__}")
 
 
+def _forget_frames(config: BaseConfiguration) -> None:
+    """Drop the traceback of the exception dlt keeps on a partial configuration (the fields it left missing).
+
+    Kept for the run, the traceback would keep every frame of the job that first resolved it alive, and with
+    them its pipeline, schema, load packages and data: about 280 KB per job, a heap that full garbage
+    collections walk again and again (a fifth of the run time at 300 jobs).
+    """
+    missing = getattr(config, "__exception__", None)
+    seen: set[int] = set()
+    while isinstance(missing, BaseException) and id(missing) not in seen:
+        seen.add(id(missing))
+        missing.__traceback__ = None
+        missing = missing.__context__ or missing.__cause__
+
+
 class LakeClient(AtomicFilesystemClient, OwnFilesListing):
     """dlt's filesystem client: a local lake's files written atomically, a pipeline's dlt files found by name."""
 
@@ -72,6 +87,7 @@ class ResolvedOnceFilesystem(filesystem):
                     base = super().configuration(self.spec(), accept_partial=True)
                 except Exception:
                     return None  # e.g. an invalid value: dlt's own path raises it where it always did
+                _forget_frames(base)
                 self._resolved[pipeline_name] = base
             return base
 
