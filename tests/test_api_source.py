@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from openpyxl.utils import get_column_letter
@@ -275,6 +276,39 @@ def test_a_full_endpoint_that_empties_lands_an_empty_snapshot(project: Project, 
     audit = project.audit_rows()[-1]
     assert (audit["status"], audit["rows_processed"]) == ("SUCCESS", "0")
     assert newest.name.startswith(audit["load_id"] + ".")
+
+
+def _newest_snapshot(project: Project, table: str) -> pa.Table:
+    """The reading rule for a FULL table: the files of its folder's greatest load id."""
+    files = project.lake_files("shop", table)
+    newest = max(float(".".join(f.name.split(".")[:2])) for f in files)
+    return pa.concat_tables([pq.read_table(f) for f in files if float(".".join(f.name.split(".")[:2])) == newest])
+
+
+@pytest.mark.parametrize("second", [
+    pytest.param([{"id": 1, "owner": {"name": "Ann", "address": {"city": "Oslo"}}, "sizes": [], "tags": []}],
+                 id="records-without-nested-rows"),
+    pytest.param([], id="no-records"),
+])
+def test_a_full_endpoint_whose_nested_lists_empty_lands_empty_child_snapshots(
+        project: Project, httpserver: HTTPServer, second: list[dict[str, Any]]) -> None:
+    """A child table's newest snapshot is what the records hold now, not the nested rows of the run before."""
+    httpserver.expect_ordered_request("/api/items").respond_with_json({"data": NESTED})
+    httpserver.expect_ordered_request("/api/items").respond_with_json({"data": second})
+    configure_api(project, httpserver)
+    project.write_workbook([api_row(primary_key="id")])
+    run_ok(project)
+    before = {table: pq.read_schema(project.lake_files("shop", table)[0]) for table in ("items__tags", "items__sizes")}
+    run_ok(project)
+    audit = project.audit_rows()[-1]
+    assert _newest_snapshot(project, "items").num_rows == len(second)
+    for table in ("items__tags", "items__sizes"):
+        snapshot = _newest_snapshot(project, table)
+        assert snapshot.num_rows == 0, table
+        assert snapshot.schema.remove_metadata() == before[table].remove_metadata()  # same columns, same types
+        newest = max(project.lake_files("shop", table), key=lambda f: float(".".join(f.name.split(".")[:2])))
+        assert newest.name.startswith(audit["load_id"] + "."), table  # in the run's own load
+    assert audit["child_tables"] == "items__sizes=0;items__tags=0"
 
 
 @pytest.mark.parametrize(("setting", "message"), [

@@ -82,8 +82,9 @@ class Destination(Protocol):
         """Make the job's target ready for a new load (after pending loads were completed); returns warnings."""
         ...
 
-    def table_schema(self, pipeline: Any, job: Job) -> pa.Schema | None:
-        """The Arrow schema of the newest completed file of the job's table, or None when it has none."""
+    def table_schema(self, pipeline: Any, job: Job, table: str | None = None) -> pa.Schema | None:
+        """The Arrow schema of the newest completed file of the job's table (or of `table`, one of its child
+        tables), or None when it has none."""
         ...
 
     def history_files(self, pipeline: Any, job: Job) -> TableFiles:

@@ -22,6 +22,7 @@ from dlt.extract.extractors import materialize_schema_item
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from dlt_ingest.destinations import Destination
+from dlt_ingest.engine.child_snapshots import add_empty_child_snapshots
 from dlt_ingest.engine.current_table import current_fork, wants_current_table, with_current_table
 from dlt_ingest.engine.deletes import DeleteDetection, recorded_live_keys
 from dlt_ingest.engine.reconcile import ReconcilePolicy, reconcile
@@ -114,10 +115,12 @@ def run_job(job: Job, source_session: SourceSession[Any], context: JobContext, a
                 detection.close()
                 result.rows_deleted = detection.rows_deleted
         normalized = pipeline.normalize()
+        emptied = _lake_step(lambda: add_empty_child_snapshots(pipeline, job, normalized, context.destination))
         info = pipeline.load()
         counts = dict(normalized.row_counts) if normalized is not None else {}
         result.rows = counts.get(job.lake_table, 0) - result.rows_deleted
         result.child_rows = {name: n for name, n in counts.items() if name.startswith(job.lake_table + "__")}
+        result.child_rows.update({name: 0 for name in emptied})
         result.load_id = info.loads_ids[-1] if info.loads_ids else ""
         result.written_folders = context.destination.written_location(info, job)
         result.partition_path = result.written_folders.get(job.lake_table, "")

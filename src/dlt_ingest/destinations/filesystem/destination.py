@@ -132,8 +132,8 @@ class FilesystemDestination:
             warnings.append(f"removed {len(partial)} unfinished copy(ies) of a run that was killed while writing")
         return warnings
 
-    def table_schema(self, pipeline: dlt.Pipeline, job: Job) -> pa.Schema | None:
-        return newest_file_schema(pipeline, job.lake_table, self.completed)
+    def table_schema(self, pipeline: dlt.Pipeline, job: Job, table: str | None = None) -> pa.Schema | None:
+        return newest_file_schema(pipeline, table or job.lake_table, self.completed)
 
     def history_files(self, pipeline: dlt.Pipeline, job: Job) -> TableFiles:
         return completed_table_files(pipeline, job.lake_table, self.completed)
