@@ -54,16 +54,21 @@ def test_a_response_past_its_bound_fails_its_job_in_bounded_time_and_the_others_
     assert "Traceback" not in result.output
 
 
-def test_the_session_bounds_each_attempt_not_each_read(slow_api: SlowApi) -> None:
-    """The core directly: each byte arrives well inside `timeout`, the response never finishes."""
+@pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "http-proxy"])
+def test_the_session_bounds_each_attempt_not_each_read(slow_api: SlowApi, through_proxy: bool) -> None:
+    """The core directly: each byte arrives well inside `timeout`, the response never finishes (also through
+    an HTTP proxy: the slow server itself answers the proxy's absolute-form requests)."""
     settings = RetrySettings(max_attempts=1, backoff_factor=0, max_retry_delay=0, timeout=5, response_deadline=0.5)
     translator = FailureTranslator("job", "slow", slow_api.url, settings)
     session = api_session(translator, OriginGuard(slow_api.url, "", "[sources.slow]"))
+    session.trust_env = False  # no proxy or NO_PROXY from the environment
+    proxies = {"http": slow_api.url.removesuffix("/api")} if through_proxy else {}
     started = time.monotonic()
     with pytest.raises(ApiUnreachable, match=re.escape("response_deadline = 0.5 s")):
-        session.get(f"{slow_api.url}/drip-body")
+        session.get(f"{slow_api.url}/drip-body", proxies=proxies)
     assert time.monotonic() - started < 3
-    assert session.get(f"{slow_api.url}/good").json()[0]["id"] == 1  # the pool stays usable
+    assert session.get(f"{slow_api.url}/good", proxies=proxies).json()[0]["id"] == 1  # the pool stays usable
+    assert slow_api.requests.total() == 2
 
 
 @pytest.mark.parametrize("setting", ["response_deadline = 0", "response_deadline = \"soon\"", "max_response_mb = -1"])

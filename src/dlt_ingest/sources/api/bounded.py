@@ -116,6 +116,14 @@ class BoundedAdapter(HTTPAdapter):
         super().__setstate__(state)
         self.poolmanager.pool_classes_by_scheme = {"http": _TrackedPool, "https": _TrackedHttpsPool}
 
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """An HTTP(S) proxy's manager with tracked pools too (a SOCKS proxy keeps its own pools: there the
+        deadline is noticed when a read returns, not forced)."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = {"http": _TrackedPool, "https": _TrackedHttpsPool}
+        return manager
+
     def send(self, request: PreparedRequest, stream: bool = False, timeout: Any = None, verify: Any = True,
              cert: Any = None, proxies: Any = None) -> Response:
         attempt = _Attempt()
