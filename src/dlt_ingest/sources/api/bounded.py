@@ -79,25 +79,22 @@ class _TrackedHttpsConnection(HTTPSConnection):
         _track(self.sock)
 
 
+def _tracked_get_conn(pool: HTTPConnectionPool, timeout: float | None = None) -> Any:
+    """A pool's `_get_conn` that hands the attempt the socket of a reused connection (a new one hands it over
+    when it connects; one whose response closes it no longer has it once the headers are read)."""
+    connection = HTTPConnectionPool._get_conn(pool, timeout)  # HTTPS pools inherit it unchanged
+    _track(getattr(connection, "sock", None))
+    return connection
+
+
 class _TrackedPool(HTTPConnectionPool):
-    """Hands the attempt the socket of a reused connection (a new one hands it over when it connects; one
-    whose response closes it no longer has it once the headers are read)."""
-
     ConnectionCls = _TrackedConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        _track(getattr(connection, "sock", None))
-        return connection
+    _get_conn = _tracked_get_conn
 
 
 class _TrackedHttpsPool(HTTPSConnectionPool):
     ConnectionCls = _TrackedHttpsConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        _track(getattr(connection, "sock", None))
-        return connection
+    _get_conn = _tracked_get_conn
 
 
 class BoundedAdapter(HTTPAdapter):
