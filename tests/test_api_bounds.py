@@ -1,5 +1,5 @@
-"""An API response is bounded in time and size, whatever the server does: the job fails naming the setting
-that bounds it, within that bound, and the other jobs of the run load."""
+"""An API response is bounded in time, size and nesting, whatever the server does: the job fails naming the
+setting that bounds it (or the fix), within that bound, and the other jobs of the run load."""
 
 from __future__ import annotations
 
@@ -30,15 +30,20 @@ def api_job(table: str, endpoint: str) -> dict[str, str]:
             "paginator": "single_page", "load_type": "FULL", "enabled": "Y"}
 
 
-@pytest.mark.parametrize(("endpoint", "expected", "attempts"), [
-    pytest.param("drip-body", "did not send a complete response within response_deadline = 1 s", 2, id="drip-body"),
-    pytest.param("drip-headers", "did not send a complete response within response_deadline = 1 s", 2,
-                 id="drip-headers"),
-    pytest.param("endless", "is larger than max_response_mb = 1 MiB", 1, id="endless-body"),
-    pytest.param("gzip-bomb", "is larger than max_response_mb = 1 MiB", 1, id="gzip-bomb"),
+LATE = "did not send a complete response within response_deadline = 1 s"
+LARGE = "is larger than max_response_mb = 1 MiB"
+
+
+@pytest.mark.parametrize(("endpoint", "expected", "fix", "attempts"), [
+    pytest.param("drip-body", LATE, "[sources.slow]", 2, id="drip-body"),
+    pytest.param("drip-headers", LATE, "[sources.slow]", 2, id="drip-headers"),
+    pytest.param("endless", LARGE, "[sources.slow]", 1, id="endless-body"),
+    pytest.param("gzip-bomb", LARGE, "[sources.slow]", 1, id="gzip-bomb"),
+    pytest.param("deep", "returned JSON nested deeper than Python can read", "check api_endpoint", 1,
+                 id="json-nested-200000-deep"),
 ])
 def test_a_response_past_its_bound_fails_its_job_in_bounded_time_and_the_others_load(
-        project: Project, slow_api: SlowApi, endpoint: str, expected: str, attempts: int) -> None:
+        project: Project, slow_api: SlowApi, endpoint: str, expected: str, fix: str, attempts: int) -> None:
     project.append_config(f'[sources.slow]\nbase_url = "{slow_api.url}"\n{BOUNDS}', file="secrets.toml")
     project.write_workbook([api_job("hostile", endpoint), api_job("items", "good")])
     started = time.monotonic()
@@ -49,7 +54,7 @@ def test_a_response_past_its_bound_fails_its_job_in_bounded_time_and_the_others_
     assert rows["items"]["status"] == "SUCCESS" and rows["items"]["rows_processed"] == "2"
     assert rows["hostile"]["status"] == "FAILED"
     assert expected in rows["hostile"]["error_message"]
-    assert "[sources.slow]" in rows["hostile"]["error_message"]
+    assert fix in rows["hostile"]["error_message"]
     assert slow_api.requests[f"/api/{endpoint}"] == attempts  # a too-large body is not asked for again
     assert "Traceback" not in result.output
 

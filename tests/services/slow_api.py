@@ -3,8 +3,9 @@
 Each path is a behaviour: `/api/good` answers one JSON page; `/api/drip-body` and `/api/drip-headers` send
 a byte every `drip_every` seconds (each read finishes well inside any read timeout, the response never
 does); `/api/endless` sends a chunked body that never ends; `/api/gzip-bomb` sends a small gzip body that
-decompresses to `bomb_bytes`. Requests are counted per path. A drip stops after `give_up_after` seconds and an
-endless body after `endless_bytes`, so a client without bounds fails a test instead of hanging it.
+decompresses to `bomb_bytes`; `/api/deep` sends a JSON array nested 200,000 levels deep. Requests are
+counted per path. A drip stops after `give_up_after` seconds and an endless body after `endless_bytes`,
+so a client without bounds fails a test instead of hanging it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ class SlowApi:
                 sent += len(piece)
                 piece = b" " * 65536
             sock.sendall(b"1\r\n]\r\n0\r\n\r\n")
+        elif path.endswith("/deep"):
+            body = b"[" * 200_000 + b"]" * 200_000
+            sock.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         elif path.endswith("/gzip-bomb"):
             body = gzip.compress(b"[" + b" " * self.bomb_bytes + b"]", compresslevel=9)
             sock.sendall(head + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)

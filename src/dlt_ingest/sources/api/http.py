@@ -116,6 +116,12 @@ class FailureTranslator:
             raise IgnoreResponseException()  # dlt's paginate ends the endpoint quietly
         try:
             response.json()
+        except RecursionError:
+            raise ApiError(
+                f"{self.prefix}{_where(response)} returned JSON nested deeper than Python can read (HTTP "
+                f"{response.status_code}); body starts {redact(_preview(response))}: check api_endpoint and "
+                f"base_url, or ask the API's owner"
+            ) from None
         except ValueError:
             content_type = response.headers.get("Content-Type", "no content type")
             raise ApiError(
