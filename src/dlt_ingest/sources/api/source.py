@@ -28,6 +28,7 @@ from requests import Session
 from dlt_ingest.errors import ApiError, ApiUnreachable, CredentialsRejected, OriginRefused, SourceError
 from dlt_ingest.redaction import register_secret
 from dlt_ingest.sources.api.http import FailureTranslator, RetrySettings, api_session
+from dlt_ingest.sources.api.numbers import number_check
 from dlt_ingest.sources.api.options import (
     check_data_selector,
     check_params,
@@ -190,6 +191,8 @@ class ApiSource(SourceModule[ApiCredentials]):
                 "resources": [self.resource_config(job, credentials)],
             }
             source = rest_api_source(cast(RESTAPIConfig, config), name=job.dataset_name)
+            for resource in source.resources.values():
+                resource.add_map(number_check(job.name, job.table_name))
             yield PreparedSource(source, [])
 
     def resource_config(self, job: Job, credentials: ApiCredentials) -> dict[str, Any]:
