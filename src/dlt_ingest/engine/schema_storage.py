@@ -16,6 +16,7 @@ import os
 
 import dlt
 from dlt.common.schema import Schema
+from dlt.common.storages.configuration import SchemaStorageConfiguration
 from dlt.common.storages.live_schema_storage import LiveSchemaStorage
 
 FileIdentity = tuple[int, int, int]
@@ -25,7 +26,9 @@ Loaded = tuple[FileIdentity, str]  # the file's identity and the content hash of
 class KeptSchemaStorage(LiveSchemaStorage):
     """`LiveSchemaStorage` minus the reload of a schema whose file did not change."""
 
-    _loaded_from: dict[str, Loaded]
+    def __init__(self, config: SchemaStorageConfiguration, makedirs: bool = False) -> None:
+        super().__init__(config, makedirs)
+        self._loaded_from: dict[str, Loaded] = {}
 
     def _identity(self, name: str) -> FileIdentity | None:
         try:
@@ -35,8 +38,6 @@ class KeptSchemaStorage(LiveSchemaStorage):
         return found.st_ino, found.st_size, found.st_mtime_ns
 
     def __getitem__(self, name: str) -> Schema:
-        if not hasattr(self, "_loaded_from"):
-            self._loaded_from = {}
         live = self.live_schemas.get(name)
         identity = self._identity(name)  # before the load: a write during it makes the next access reload
         if (live is not None and identity is not None and not self.config.import_schema_path
