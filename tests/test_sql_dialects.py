@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from dlt_ingest.errors import RowMismatch, SourceError
 from dlt_ingest.sources import REGISTRY
+from dlt_ingest.sources.keys import Buckets
 from dlt_ingest.sources.sql.azure_sql import AzureSqlCredentials
 from dlt_ingest.sources.sql.cursor import build_incremental, convert_watermark
 from dlt_ingest.sources.sql.mssql import ODBC_17, ODBC_18, MssqlCredentials, pick_python_driver
@@ -314,7 +315,7 @@ def _sql(query: Any, dialect: Any) -> str:
 def test_delete_detection_digests_keys_in_oracle_and_sql_server_sql(dialect: Any, expected: list[str]) -> None:
     keys = _keys_of(dialect, sa.Column("code", sa.String(20), primary_key=True),
                     sa.Column("id", sa.Integer(), primary_key=True))
-    text = _sql(keys.digest_query(2), dialect)
+    text = _sql(keys.digest_query(Buckets(digits=2)), dialect)
     for part in expected:
         assert part in text
 
@@ -336,7 +337,7 @@ def test_delete_detection_looks_keys_up_by_the_primary_key(dialect: Any, lookup:
 @pytest.mark.parametrize("dialect", [OracleDialect_oracledb(), MSDialect_pyodbc()])
 def test_delete_detection_scans_only_the_buckets_asked_for(dialect: Any) -> None:
     keys = _keys_of(dialect, sa.Column("id", sa.Integer(), primary_key=True))
-    text = _sql(keys.scan_query(2, ["0a", "ff", "x'; DROP TABLE orders; --"]), dialect)
+    text = _sql(keys.scan_query(Buckets(digits=2), ["0a", "ff", "x'; DROP TABLE orders; --"]), dialect)
     assert text.endswith("(k.m, 17, 2) IN ('0a', 'ff')")  # anything but hex digits is never a literal
 
 
@@ -350,3 +351,39 @@ def test_delete_detection_refuses_a_key_it_cannot_print_alike_in_the_lake(dialec
         _keys_of(dialect, column)
     assert refused.value.workbook_column == "detect_deletes"
     assert f"keys of these kinds can be compared: {kinds}; set detect_deletes to N" in str(refused.value)
+
+
+@pytest.mark.parametrize("dialect", [OracleDialect_oracledb(), MSDialect_pyodbc()], ids=["oracle", "mssql"])
+def test_oracle_and_sql_server_cut_even_integer_keys_by_md5(dialect: Any) -> None:
+    keys = _keys_of(dialect, sa.Column("id", sa.BigInteger(), primary_key=True))
+    assert not keys.by_range
+    assert "GROUP BY SUBSTR" in _sql(keys.digest_query(Buckets(digits=2)), dialect).upper()
+
+
+def test_sqlite_cuts_integer_keys_by_range_as_python_does(tmp_path: Any) -> None:
+    from dlt_ingest.sources.keys import BucketDigest, mix
+    from dlt_ingest.sources.sql.contract import TableContract
+    from dlt_ingest.sources.sql.keys import SqlKeys, register_sqlite_functions
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'keys.sqlite'}")
+    sa.event.listen(engine, "connect", register_sqlite_functions)
+    table = sa.Table("orders", sa.MetaData(), sa.Column("id", sa.BigInteger(), primary_key=True),
+                     sa.Column("updated_at", sa.DateTime()))
+    table.create(engine)
+    keys = [-2**63, -2**62 - 5, -1, 0, 1, 5, 2**31, 2**62 + 1, 2**63 - 1]
+    with engine.begin() as connection:
+        connection.execute(table.insert(), [{"id": k, "updated_at": datetime(2024, 1, 1)} for k in keys])
+        connection.execute(table.insert(), [{"id": 7, "updated_at": None}])  # never in the lake: left out
+    contract = TableContract.of("orders", list(table.columns), engine.dialect)
+    source = SqlKeys(engine, table, contract, job("sqlite", load_type=LoadType.INCREMENTAL,
+                                                  watermark_column="updated_at", primary_key=("id",),
+                                                  detect_deletes=True), lambda action: action())
+    assert source.by_range and source.key_range() == (-2**63, 2**63 - 1)
+    for shift in (0, 3, 62, 63):
+        expected: dict[str, list[int]] = {}
+        for key in keys:
+            expected.setdefault(str(key >> shift), []).append(key)
+        assert source.digest(Buckets(shift=shift)) == {
+            b: BucketDigest(len(ks), sum(ks) % 2**64, sum(mix(k) for k in ks)) for b, ks in expected.items()}
+    assert sorted(int(t) for batch in source.scan(Buckets(shift=62), ["-2", "1"]) for t in batch) == \
+        [-2**63, -2**62 - 5, 2**62 + 1, 2**63 - 1]

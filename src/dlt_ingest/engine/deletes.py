@@ -2,11 +2,13 @@
 lake holds as live, and a tombstone for each key that is gone, in the same load package.
 
 The comparison is cheap on purpose (docs/reliability.md has the cost model). Both sides cut their keys
-into the same buckets by the MD5 of the key's canonical text and sum the hashes per bucket, the source in
-one scan of its own SQL, the lake in DuckDB. Only buckets whose count or hash sum differ are looked at: a
-bucket that misses exactly one key names it by the difference of the sums; the keys of the other differing
-buckets are checked one by one by primary key. A key is a tombstone only when the source confirms it is
-gone; when too many keys would need checking, one scan of the differing buckets' keys decides instead.
+into the same buckets and sum the keys' hashes per bucket, the source in one scan of its own SQL, the lake
+in DuckDB: a key of one integer column by ranges of the key (its hash is the key itself, plus a sum of
+mixes of its bits), any other key by the MD5 of its canonical text. Only buckets whose count or sums
+differ are looked at: a bucket that misses exactly one key names it by the difference of the sums; the
+keys of the other differing buckets are checked one by one by primary key. A key is a tombstone only when
+the source confirms it is gone; when too many keys would need checking, one scan of the differing
+buckets' keys decides instead.
 
 What keeps it exact under concurrent changes: only keys of earlier loads that this run did not extract can
 become tombstones (a row inserted or re-read during the run never is), the lookups run after the extract
@@ -42,7 +44,9 @@ from dlt_ingest.sources.keys import (
     TOMBSTONE_HINT,
     TOMBSTONE_TYPE,
     BucketDigest,
+    Buckets,
     SourceKeys,
+    range_shift,
 )
 from dlt_ingest.workbook.model import Job
 
@@ -74,12 +78,24 @@ def bucket_digits(keys: int) -> int:
     return digits
 
 
+def choose_buckets(source: SourceKeys, keys: int) -> Buckets:
+    """Ranges of the key where the source can cut them (about `KEYS_PER_BUCKET` keys each if the keys are
+    spread evenly between the least and the greatest), MD5 digits otherwise."""
+    if not source.by_range:
+        return Buckets(digits=bucket_digits(keys))
+    bounds = source.key_range()
+    if bounds is None:  # the source holds no row: one range, every lake key is a candidate
+        return Buckets(shift=63)
+    return Buckets(shift=range_shift(*bounds, -(-keys // KEYS_PER_BUCKET)))
+
+
 @dataclass
 class Comparison:
     """What one comparison did, for the log."""
 
     keys: int = 0
     buckets: int = 0
+    cut: Buckets = field(default_factory=Buckets)
     differing: int = 0
     looked_up: int = 0
     scanned: bool = False
@@ -97,13 +113,13 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
     `estimate` (about how many keys are live) sizes the buckets, so that the source's scan runs on its own
     thread while DuckDB reads the lake's keys."""
     result = Comparison()
-    digits = bucket_digits(estimate)
     _report(progress, 1, "start")
+    cut = result.cut = choose_buckets(source, estimate)
     with ThreadPoolExecutor(1, thread_name_prefix="delete-detection") as pool:
-        theirs = pool.submit(contextvars.copy_context().run, source.digest, digits)
-        earlier = lake.load(history, digits)
+        theirs = pool.submit(contextvars.copy_context().run, source.digest, cut)
+        earlier = lake.load(history, cut)
         result.keys = lake.count()
-        lake_digest = _nonempty(lake.digest(digits)) if earlier else {}
+        lake_digest = _nonempty(lake.digest(cut)) if earlier else {}
         _report(progress, result.keys, "lake keys")
         source_digest = _nonempty(theirs.result())
     signals.raise_if_signalled()  # Ctrl-C during the scans: stop before any lookup
@@ -121,32 +137,38 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
     for bucket in differing:
         ours, theirs_ = lake_digest.get(bucket, empty), source_digest.get(bucket, empty)
         if ours.rows - theirs_.rows == 1:
-            missing_one[bucket] = (ours.hash - theirs_.hash) % HASH_MODULUS
+            missing_one[bucket] = ((ours.hash - theirs_.hash) % HASH_MODULUS, ours.mix - theirs_.mix)
     named: dict[str, list[str]] = {}
-    for bucket, text in lake.earlier_keys_with_hash(digits, missing_one):
+    for bucket, text in lake.earlier_keys_with_hash(cut, missing_one):
         named.setdefault(bucket, []).append(text)
     single = {bucket: texts[0] for bucket, texts in named.items() if len(texts) == 1}
     unresolved = [b for b in differing if b not in single]
-    candidates = list(single.values()) + lake.earlier_keys_in(digits, unresolved)
+    candidates = list(single.values()) + lake.earlier_keys_in(cut, unresolved)
     if not candidates:
         return result
     if len(candidates) <= LOOKUP_LIMIT:
         result.looked_up = len(candidates)
-        result.deleted = _looked_up(source, lake, candidates, digits, differing)
+        result.deleted = _looked_up(source, lake, candidates, cut, differing)
+        gone, singles = set(result.deleted), set(single.values())
+        named_but_present = [b for b, text in single.items() if text not in gone]
+        if named_but_present:  # the sums named a key the source holds: the bucket differs otherwise, check it all
+            others = [text for text in lake.earlier_keys_in(cut, named_but_present) if text not in singles]
+            result.looked_up += len(others)
+            result.deleted += _looked_up(source, lake, others, cut, differing) if others else []
     else:
         result.scanned = True
         scan_all = len(differing) * 2 > max(result.buckets, 1)
-        for batch in source.scan(digits, None if scan_all else differing):
+        for batch in source.scan(cut, None if scan_all else differing):
             lake.add_source_texts(batch)
         result.deleted = lake.not_in_source(candidates)
     _report(progress, len(candidates), "keys checked")
     return result
 
 
-def _looked_up(source: SourceKeys, lake: LakeKeys, candidates: list[str], digits: int,
+def _looked_up(source: SourceKeys, lake: LakeKeys, candidates: list[str], cut: Buckets,
                differing: list[str]) -> list[str]:
     """Candidates the source does not hold, by primary key; keys from matching buckets go along as canaries."""
-    canaries = lake.earlier_keys_outside(digits, differing, CANARIES)
+    canaries = lake.earlier_keys_outside(cut, differing, CANARIES)
     present = source.present(lake.values_of([*candidates, *canaries]))
     if canaries and not present & set(canaries):
         raise SourceError(
@@ -216,9 +238,10 @@ class DeleteDetection:
         dlt.current.resource_state()[LIVE_KEYS] = comparison.keys - self.rows_deleted  # sizes the next buckets
         how = ("one scan of their keys" if comparison.scanned else
                f"{comparison.looked_up:,} key(s) looked up" if comparison.looked_up else "nothing to look up")
-        log.info("%s: delete detection: %s live key(s) in %s bucket(s), %s differing, %s; %s deleted (%.1fs)",
-                 self.job.name, f"{comparison.keys:,}", f"{comparison.buckets:,}", f"{comparison.differing:,}", how,
-                 f"{self.rows_deleted:,}", time.monotonic() - clock)
+        log.info("%s: delete detection: %s live key(s) in %s bucket(s) by %s, %s differing, %s; %s deleted "
+                 "(%.1fs)", self.job.name, f"{comparison.keys:,}", f"{comparison.buckets:,}",
+                 comparison.cut.describe(), f"{comparison.differing:,}", how, f"{self.rows_deleted:,}",
+                 time.monotonic() - clock)
         if comparison.deleted:
             yield tombstones(self.keys.lake_schema, self.lake.key_table(comparison.deleted), self.deleted_at)
 

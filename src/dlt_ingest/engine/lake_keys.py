@@ -2,8 +2,8 @@
 
 A key is live when its latest version (the greatest completed load holding it) is no tombstone; the keys
 this run extracts are the newest version of all. DuckDB reads only the key columns and `_deleted_at` of
-the history's completed files, keeps one row per live key with its canonical text and MD5 (the same as
-the source's SQL, see `sources/keys.py`), and answers per bucket. It runs with a memory limit and spills
+the history's completed files, keeps one row per live key with its canonical text, its hash and bucket (the same
+as the source's SQL, see `sources/keys.py`), and answers per bucket. It runs with a memory limit and spills
 to a folder in the job's working folder, so a large history never needs as much memory as it holds.
 """
 
@@ -19,11 +19,15 @@ import pyarrow as pa
 from dlt_ingest.destinations import TableFiles
 from dlt_ingest.errors import SourceError
 from dlt_ingest.sources.keys import (
+    DUCKDB_MIX,
     HASH_DIGITS,
+    HASH_MODULUS,
     TOMBSTONE_COLUMN,
     BucketDigest,
+    Buckets,
     KeyColumn,
     duckdb_canonical,
+    mix_expression,
     quote_duckdb,
 )
 from dlt_ingest.workbook.model import lake_name
@@ -64,7 +68,7 @@ class LakeKeys:
         self.db.execute("CREATE TABLE run_keys AS SELECT * FROM empty_keys")
         self.db.unregister("empty_keys")
         self.earlier = 0  # live keys of earlier loads that this run did not extract
-        self.digits = 0  # the hex digits of the buckets `load` cut
+        self.buckets = Buckets()  # the buckets `load` cut
         self.remote = False
 
     def add_run_keys(self, batch: pa.Table) -> None:
@@ -93,12 +97,13 @@ class LakeKeys:
                                   {"files": [path for path, _ in history.files]}).fetchone() or (0,)
         return int(rows or 0)
 
-    def load(self, history: TableFiles, digits: int = 0) -> int:
-        """Find the live keys from the history's completed files and this run's keys, each with its hash `h`,
-        the 32 bits `g` after it and its bucket `b` of `digits` hex digits; returns how many live keys earlier
-        loads hold that this run did not extract (the only ones a tombstone can be for)."""
+    def load(self, history: TableFiles, buckets: Buckets) -> int:
+        """Find the live keys from the history's completed files and this run's keys, each with its canonical
+        text `c`, hash `h`, bucket `b` and (by MD5) the 32 bits `g` after the hash or (by range) its mix `f`;
+        returns how many live keys earlier loads hold that this run did not extract (the only ones a
+        tombstone can be for)."""
         self._reach(history)
-        self.digits = digits
+        self.buckets = buckets
         not_null = " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
         versions = [f"SELECT {self.keys}, {len(history.files) + 1} AS load_rank, false AS gone FROM run_keys"]
         if history.files:
@@ -114,59 +119,76 @@ class LakeKeys:
             versions.insert(0, f"SELECT {self.keys}, load_rank, {gone} AS gone FROM {scan} JOIN file_ranks USING "
                                f"({_FILE_COLUMN}) WHERE {not_null}")
         run = len(history.files) + 1
-        self.db.execute(
-            f"CREATE TABLE live AS WITH versions AS ({' UNION ALL '.join(versions)}), "
-            f"latest AS (SELECT {self.keys}, arg_max(gone, load_rank) AS gone, max(load_rank) = {run} AS from_run "
-            f"FROM versions GROUP BY {self.keys}) "
-            f"SELECT {self.keys}, from_run, c, {_hash_sql('m')} AS h, "
-            f"CAST('0x' || substr(m, {HASH_DIGITS + 1}, 8) AS UINTEGER) AS g, substr(m, {HASH_DIGITS + 1}, {digits}) "
-            f"AS b FROM (SELECT *, md5(c) AS m FROM (SELECT *, {duckdb_canonical(self.lake)} AS c FROM latest "
-            f"WHERE NOT gone))",
-            {"files": [path for path, _ in history.files]} if history.files else None)
+        latest = (f"WITH versions AS ({' UNION ALL '.join(versions)}), "
+                  f"latest AS (SELECT {self.keys}, arg_max(gone, load_rank) AS gone, max(load_rank) = {run} "
+                  f"AS from_run FROM versions GROUP BY {self.keys}) ")
+        self.db.execute(f"CREATE TABLE live AS {latest}{self._live(buckets)}",
+                        {"files": [path for path, _ in history.files]} if history.files else None)
         if history.files:
             self.db.unregister("file_ranks")
         (self.earlier,) = self.db.execute("SELECT count(*) FROM live WHERE NOT from_run").fetchone() or (0,)
         return int(self.earlier)
 
+    def _live(self, buckets: Buckets) -> str:
+        """The live keys with their canonical text, hash, bucket and mix or MD5 digits."""
+        canonical = duckdb_canonical(self.lake)
+        if buckets.by_range:
+            key = quote_duckdb(self.lake[0].name)
+            return (f"SELECT {self.keys}, from_run, CAST({key} AS VARCHAR) AS c, CAST(CAST({key} AS HUGEINT) + "
+                    f"CASE WHEN {key} < 0 THEN {HASH_MODULUS} ELSE 0 END AS UBIGINT) AS h, "
+                    f"{mix_expression(f'CAST({key} AS BIGINT)', DUCKDB_MIX)} AS f, "
+                    f"CAST(CAST({key} AS BIGINT) >> {int(buckets.shift or 0)} AS VARCHAR) AS b "
+                    f"FROM latest WHERE NOT gone")
+        digits = buckets.digits
+        return (f"SELECT {self.keys}, from_run, c, {_hash_sql('m')} AS h, 0 AS f, "
+                f"CAST('0x' || substr(m, {HASH_DIGITS + 1}, 8) AS UINTEGER) AS g, "
+                f"substr(m, {HASH_DIGITS + 1}, {digits}) AS b "
+                f"FROM (SELECT *, md5(c) AS m FROM (SELECT *, {canonical} AS c FROM latest WHERE NOT gone))")
+
     def count(self) -> int:
         (rows,) = self.db.execute("SELECT count(*) FROM live").fetchone() or (0,)
         return int(rows)
 
-    def _bucket(self, digits: int) -> str:
-        if digits == self.digits:
+    def _bucket(self, buckets: Buckets) -> str:
+        """The bucket of a live key in these buckets (the ones `load` cut, or others of the same kind)."""
+        if buckets == self.buckets:
             return "b"
+        if buckets.by_range:
+            return f"CAST(CAST({quote_duckdb(self.lake[0].name)} AS BIGINT) >> {int(buckets.shift or 0)} AS VARCHAR)"
+        digits = buckets.digits
         return f"substr(lpad(lower(hex(g)), 8, '0'), 1, {digits})" if digits else "''"
 
-    def digest(self, digits: int) -> dict[str, BucketDigest]:
-        rows = self.db.execute(f"SELECT {self._bucket(digits)} AS bucket, count(*), sum(h) FROM live "
+    def digest(self, buckets: Buckets) -> dict[str, BucketDigest]:
+        rows = self.db.execute(f"SELECT {self._bucket(buckets)} AS bucket, count(*), sum(h), sum(f) FROM live "
                                f"GROUP BY bucket").fetchall()
-        return {str(b): BucketDigest.of_sums(n, [total], [1]) for b, n, total in rows}
+        return {str(b): BucketDigest.of_sums(n, [total], [1], mixed) for b, n, total, mixed in rows}
 
-    def earlier_keys_with_hash(self, digits: int, wanted: dict[str, int]) -> list[tuple[str, str]]:
-        """(bucket, canonical text) of earlier live keys whose hash is what their bucket misses."""
+    def earlier_keys_with_hash(self, buckets: Buckets, wanted: dict[str, tuple[int, int]]) -> list[tuple[str, str]]:
+        """(bucket, canonical text) of earlier live keys whose hash and mix are what their bucket misses."""
         if not wanted:
             return []
         self.db.register("wanted", pa.table({"want_b": list(wanted),
-                                             "want_h": pa.array(list(wanted.values()), pa.uint64())}))
-        rows = self.db.execute(f"SELECT want_b, c FROM live JOIN wanted ON {self._bucket(digits)} = want_b AND "
-                               f"h = want_h WHERE NOT from_run").fetchall()
+                                             "want_h": pa.array([h for h, _ in wanted.values()], pa.uint64()),
+                                             "want_f": pa.array([f for _, f in wanted.values()], pa.int64())}))
+        rows = self.db.execute(f"SELECT want_b, c FROM live JOIN wanted ON {self._bucket(buckets)} = want_b AND "
+                               f"h = want_h AND f = want_f WHERE NOT from_run").fetchall()
         self.db.unregister("wanted")
         return [(str(b), str(c)) for b, c in rows]
 
-    def earlier_keys_in(self, digits: int, buckets: Sequence[str]) -> list[str]:
+    def earlier_keys_in(self, buckets: Buckets, labels: Sequence[str]) -> list[str]:
         """Canonical texts of the earlier live keys in these buckets."""
-        if not buckets:
+        if not labels:
             return []
-        self.db.register("buckets", pa.table({"b": pa.array(list(buckets), pa.string())}))
-        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(digits)} IN "
+        self.db.register("buckets", pa.table({"b": pa.array(list(labels), pa.string())}))
+        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(buckets)} IN "
                                f"(SELECT b FROM buckets)").fetchall()
         self.db.unregister("buckets")
         return [str(c) for (c,) in rows]
 
-    def earlier_keys_outside(self, digits: int, buckets: Sequence[str], limit: int) -> list[str]:
+    def earlier_keys_outside(self, buckets: Buckets, labels: Sequence[str], limit: int) -> list[str]:
         """Up to `limit` earlier live keys of buckets not listed (buckets the source agrees with)."""
-        self.db.register("buckets", pa.table({"b": pa.array(list(buckets), pa.string())}))
-        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(digits)} NOT IN "
+        self.db.register("buckets", pa.table({"b": pa.array(list(labels), pa.string())}))
+        rows = self.db.execute(f"SELECT c FROM live WHERE NOT from_run AND {self._bucket(buckets)} NOT IN "
                                f"(SELECT b FROM buckets) LIMIT {int(limit)}").fetchall()
         self.db.unregister("buckets")
         return [str(c) for (c,) in rows]

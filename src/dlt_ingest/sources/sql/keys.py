@@ -1,6 +1,7 @@
 """The source's side of delete detection in each dialect's SQL: the canonical text of a key (see
-`sources/keys.py`), its MD5 digest per bucket in one scan, lookups by primary key, and a scan of the keys
-of some buckets. PostgreSQL, MySQL/MariaDB and SQLite run in the tests; Oracle and SQL Server are compiled
+`sources/keys.py`), its digest per bucket in one scan (by key range for a key of one integer column where
+the dialect has the bit operators, by MD5 otherwise), lookups by primary key, and a scan of the keys of
+some buckets. PostgreSQL, MySQL/MariaDB and SQLite run in the tests; Oracle and SQL Server are compiled
 only (their SQL follows each one's documentation).
 """
 
@@ -18,7 +19,18 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 
 from dlt_ingest.errors import RowMismatch
-from dlt_ingest.sources.keys import HASH_DIGITS, TOMBSTONE_COLUMN, BucketDigest, KeyColumn, KeyKind, key_kind
+from dlt_ingest.sources.keys import (
+    HASH_DIGITS,
+    TOMBSTONE_COLUMN,
+    BucketDigest,
+    Buckets,
+    KeyColumn,
+    KeyKind,
+    MixSql,
+    key_kind,
+    mix_expression,
+    signed_bucket,
+)
 from dlt_ingest.sources.sql.contract import TableContract, read_expression
 from dlt_ingest.sources.sql.types import Read
 from dlt_ingest.workbook.model import Job
@@ -43,6 +55,12 @@ class KeySql:
     tuple_in: bool = True  # `(a, b) IN ((..), (..))` works
     fence: bool = False  # the MD5 is computed in a subquery the planner must not inline (OFFSET 0)
     session: tuple[str, ...] = ()  # statements before the digest ({mb}: the memory its aggregate needs)
+    mix: MixSql | None = None  # the integer operators of range buckets; None: every key is cut by MD5
+    integer: str = "{k}"  # an integer key as the 64-bit number the range buckets shift and mix
+    key_sums: tuple[tuple[str, int], ...] = (("{k}", 1),)  # numbers from the key {k} whose exact sums, times
+    # the weights, add up to the sum of the keys (modulo 2^64)
+    unsigned_shift: bool = False  # `>>` shifts the key's unsigned 64 bits (MySQL): buckets of negative keys
+    # are numbered 2^(64 - shift) higher
 
 
 def _infix(separator: str) -> Callable[[list[str]], str]:
@@ -58,20 +76,24 @@ _POSTGRES = KeySql(
     fence=True,  # inlined, the MD5 would run once per use; the scan under the fence may still run in parallel
     session=("SET LOCAL work_mem = '{mb}MB'", "SET LOCAL parallel_setup_cost = 0",
              "SET LOCAL parallel_tuple_cost = 0",
-             "SET LOCAL jit = off"))  # its compilation cost ~0.35 s of the ~4 s a 5M-key digest takes
+             "SET LOCAL jit = off"),  # its compilation cost ~0.35 s of the ~4 s a 5M-key digest takes
+    mix=MixSql(), integer="CAST({k} AS BIGINT)")  # int4 >> 62 is undefined in C: shifted as bigint
 _MYSQL = KeySql(  # CHAR(92 USING utf8mb4) is a backslash whatever NO_BACKSLASH_ESCAPES says
     {KeyKind.INTEGER: "CAST({c} AS CHAR)", KeyKind.TEXT: "CAST({c} AS CHAR CHARACTER SET utf8mb4)",
      KeyKind.DATE: "CAST(DATEDIFF({c}, '1970-01-01') AS CHAR)",
      KeyKind.TIMESTAMP: "CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {c}) AS CHAR)"},
     "MD5({t})", (("CAST(CONV(SUBSTRING({m}, 1, 16), 16, 10) AS UNSIGNED)", 1),), "SUBSTRING({t}, {start}, {length})",
     "REPLACE(REPLACE({t}, CHAR(92 USING utf8mb4), CONCAT(CHAR(92 USING utf8mb4), CHAR(92 USING utf8mb4))), '|', "
-    "CONCAT(CHAR(92 USING utf8mb4), '|'))", lambda parts: "CONCAT(" + ", '|', ".join(parts) + ")")
+    "CONCAT(CHAR(92 USING utf8mb4), '|'))", lambda parts: "CONCAT(" + ", '|', ".join(parts) + ")",
+    mix=MixSql(xor="({x} ^ {y})"), unsigned_shift=True)
 _SQLITE = KeySql(  # the functions are registered on every connection (`register_sqlite_functions`)
     {KeyKind.INTEGER: "CAST({c} AS TEXT)", KeyKind.TEXT: "CAST({c} AS TEXT)", KeyKind.DATE: "dlt_ingest_days({c})",
      KeyKind.TIMESTAMP: "dlt_ingest_micros({c})"},
     "dlt_ingest_md5({t})", (("dlt_ingest_hex(substr({m}, 1, 8))", 2**32), ("dlt_ingest_hex(substr({m}, 9, 8))", 1)),
     "substr({t}, {start}, {length})",
-    "replace(replace({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"))
+    "replace(replace({t}, '\\', '\\\\'), '|', '\\|')", _infix("||"),
+    mix=MixSql(xor="(({x} | {y}) - ({x} & {y}))"),  # SQLite has no XOR; its sum() fails on an overflow
+    key_sums=(("({k} >> 32)", 2**32), ("({k} & 4294967295)", 1)))
 _ORACLE = KeySql(
     {KeyKind.INTEGER: "TO_CHAR({c})", KeyKind.TEXT: "TO_CHAR({c})"},
     "LOWER(RAWTOHEX(STANDARD_HASH({t}, 'MD5')))", (("TO_NUMBER(SUBSTR({m}, 1, 16), 'XXXXXXXXXXXXXXXX')", 1),),
@@ -142,19 +164,65 @@ class SqlKeys:
     def _rows(self, with_text: bool) -> Any:
         """The rows the comparison sees: every key part and the watermark set (a row with a NULL watermark
         can never be in the lake); the key's MD5 (`m`) and, `with_text`, its canonical text (`c`)."""
-        required = [self.table.c[c.name] for c in self.columns]
-        if self.job.watermark_column and self.job.watermark_column in self.table.c:
-            required.append(self.table.c[self.job.watermark_column])
         selected = [sa.literal_column(self.sql.md5.format(t=self.canonical), sa.Text()).label("m")]
         if with_text:
             selected.append(sa.literal_column(self.canonical, sa.Text()).label("c"))
-        return sa.select(*selected).select_from(self.table).where(*(c.isnot(None) for c in required))
+        return sa.select(*selected).select_from(self.table).where(*(c.isnot(None) for c in self._required()))
+
+    def _required(self) -> list[Any]:
+        required = [self.table.c[c.name] for c in self.columns]
+        if self.job.watermark_column and self.job.watermark_column in self.table.c:
+            required.append(self.table.c[self.job.watermark_column])
+        return required
 
     def _cut(self, text: str, start: int, length: int) -> str:
         return self.sql.substr.format(t=text, start=start, length=length)
 
-    def digest_query(self, digits: int) -> Any:
-        """Per bucket: the bucket, its keys, and the exact sums of the numbers its keys' hashes are made of."""
+    @property
+    def by_range(self) -> bool:
+        """Whether the key is cut by range: one integer column that fits 64 signed bits, in a dialect with
+        the bit operators."""
+        if self.sql.mix is None or len(self.columns) != 1 or self.columns[0].kind is not KeyKind.INTEGER:
+            return False
+        arrow = self.columns[0].arrow
+        return pa.types.is_signed_integer(arrow) or (pa.types.is_unsigned_integer(arrow) and arrow.bit_width <= 32)
+
+    def _integer(self) -> str:
+        return self.sql.integer.format(k=self._key_expression())
+
+    def _key_expression(self) -> str:
+        """The single key column as the read selects it."""
+        (column,) = self.columns
+        contract = self.contract.column(column.name)
+        return self._compiled(read_expression(self.table.c[column.name], contract.read, self.contract.dialect))
+
+    def key_range(self) -> tuple[int, int] | None:
+        if not self.by_range:
+            return None
+        (column,) = self.columns
+        plain = self.contract.column(column.name).read is Read.NATIVE  # min and max straight from the index
+        key = self.table.c[column.name] if plain else sa.literal_column(self._integer(), sa.BigInteger())
+        query = sa.select(sa.func.min(key), sa.func.max(key)).select_from(self.table)
+
+        def run() -> tuple[Any, Any]:
+            with self.engine.connect() as connection:
+                return tuple(connection.execute(query).one())
+
+        low, high = self._guard(run)
+        return None if low is None or high is None else (int(low), int(high))
+
+    def _bucket_label(self, buckets: Buckets, label: Any) -> str:
+        if not buckets.by_range:
+            return str(label or "")
+        number = int(label)
+        return str(signed_bucket(number, buckets.shift or 0) if self.sql.unsigned_shift else number)
+
+    def digest_query(self, buckets: Buckets) -> Any:
+        """Per bucket: the bucket, its keys, and the exact sums of the numbers its keys' hashes are made of
+        (and, by range, of their mixes)."""
+        if buckets.by_range:
+            return self._range_digest_query(buckets.shift or 0)
+        digits = buckets.digits
         inner = self._rows(with_text=False)
         rows = (inner.offset(0) if self.sql.fence else inner).subquery("k")
         sums = [sa.func.count().label("n"), *(sa.func.sum(sa.literal_column(part.format(m="k.m"), sa.Numeric()))
@@ -164,17 +232,35 @@ class SqlKeys:
         bucket = sa.literal_column(self._cut("k.m", HASH_DIGITS + 1, digits), sa.Text())
         return sa.select(bucket.label("b"), *sums).select_from(rows).group_by(bucket)
 
-    def digest(self, digits: int) -> dict[str, BucketDigest]:
-        query = self.digest_query(digits)
-        weights = [weight for _, weight in self.sql.hash_parts]
-        memory = min(max(16**digits * 400 // 2**20, 16), 256)
+    def _range_rows(self) -> Any:
+        """The rows the comparison sees, with the key as a 64-bit integer (`k`)."""
+        key = sa.literal_column(self._integer(), sa.BigInteger()).label("k")
+        return sa.select(key).select_from(self.table).where(*(c.isnot(None) for c in self._required()))
+
+    def _range_digest_query(self, shift: int) -> Any:
+        assert self.sql.mix is not None
+        rows = self._range_rows().subquery("k")
+        bucket = sa.literal_column(f"(k.k >> {int(shift)})", sa.BigInteger())
+        sums = [sa.func.sum(sa.literal_column(part.format(k="k.k"), sa.Numeric())) for part, _ in self.sql.key_sums]
+        mixed = sa.func.sum(sa.literal_column(mix_expression("k.k", self.sql.mix), sa.Numeric()))
+        return sa.select(bucket.label("b"), sa.func.count().label("n"), *sums, mixed).select_from(rows) \
+            .group_by(bucket)
+
+    def digest(self, buckets: Buckets) -> dict[str, BucketDigest]:
+        query = self.digest_query(buckets)
+        parts = self.sql.key_sums if buckets.by_range else self.sql.hash_parts
+        weights = [weight for _, weight in parts]
+        memory = 64 if buckets.by_range else min(max(16**buckets.digits * 400 // 2**20, 16), 256)
 
         def run() -> dict[str, BucketDigest]:
             with self.engine.begin() as connection:
                 for statement in self.sql.session:
                     connection.execute(sa.text(statement.format(mb=memory)))
-                return {str(b or ""): BucketDigest.of_sums(n, sums, weights)
-                        for b, n, *sums in connection.execute(query)}
+                found = {}
+                for b, n, *sums in connection.execute(query):
+                    mixed = sums.pop() if buckets.by_range else 0
+                    found[self._bucket_label(buckets, b)] = BucketDigest.of_sums(n, sums, weights, mixed)
+                return found
 
         return dict(self._guard(run))
 
@@ -203,17 +289,30 @@ class SqlKeys:
             found.update(self._guard(run))
         return found
 
-    def scan_query(self, digits: int, buckets: Sequence[str] | None) -> Any:
+    def scan_query(self, buckets: Buckets, labels: Sequence[str] | None) -> Any:
+        if buckets.by_range:  # no MD5: the canonical text straight from the table
+            query = sa.select(sa.literal_column(self.canonical, sa.Text())).select_from(self.table) \
+                .where(*(c.isnot(None) for c in self._required()))
+            if labels is None:
+                return query
+            shift = buckets.shift or 0
+            listed = ", ".join(str(self._engine_label(int(label), shift)) for label in labels) or "NULL"
+            return query.where(sa.literal_column(f"({self._integer()} >> {int(shift)}) IN ({listed})"))
         rows = self._rows(with_text=True).subquery("k")
         query = sa.select(rows.c.c)
-        if buckets is not None and digits:
-            wanted = sorted({b for b in buckets if b and all(ch in "0123456789abcdef" for ch in b)})
+        if labels is not None and buckets.digits:
+            wanted = sorted({b for b in labels if b and all(ch in "0123456789abcdef" for ch in b)})
             listed = ", ".join(f"'{b}'" for b in wanted) or "''"  # hex digits only: safe as literals
-            query = query.where(sa.literal_column(f"{self._cut('k.m', HASH_DIGITS + 1, digits)} IN ({listed})"))
+            bucket = self._cut("k.m", HASH_DIGITS + 1, buckets.digits)
+            query = query.where(sa.literal_column(f"{bucket} IN ({listed})"))
         return query
 
-    def scan(self, digits: int, buckets: Sequence[str] | None) -> Iterator[list[str]]:
-        query = self.scan_query(digits, buckets)
+    def _engine_label(self, label: int, shift: int) -> int:
+        """A bucket number as this engine's `>>` computes it (integers only: safe as literals)."""
+        return label + 2 ** (64 - shift) if self.sql.unsigned_shift and label < 0 else label
+
+    def scan(self, buckets: Buckets, labels: Sequence[str] | None) -> Iterator[list[str]]:
+        query = self.scan_query(buckets, labels)
         with self._guard(self.engine.connect) as connection:
             result = self._guard(lambda: connection.execution_options(stream_results=True, yield_per=SCAN_BATCH)
                                  .execute(query))
