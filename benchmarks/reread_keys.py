@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from dlt_ingest.destinations import TableFiles
 from dlt_ingest.engine.lake_keys import LakeKeys
-from dlt_ingest.sources.keys import KeyColumn, KeyKind
+from dlt_ingest.sources.keys import Buckets, KeyColumn, KeyKind
 
 
 def completed_files(dataset: Path, table: str) -> TableFiles:
@@ -27,7 +27,7 @@ def completed_files(dataset: Path, table: str) -> TableFiles:
 def main(uri: str, table: str, dataset: Path, spill: Path) -> None:
     lake = LakeKeys([KeyColumn("id", KeyKind.INTEGER, pa.int64())], spill)
     try:
-        lake.load(completed_files(dataset, table))
+        lake.load(completed_files(dataset, table), Buckets(shift=63))  # one range: no hash the anti-join needs
         with adbc.connect(uri) as connection, \
                 connection.cursor() as cursor:
             cursor.execute(f"SELECT id FROM {table}")

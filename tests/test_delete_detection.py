@@ -283,6 +283,7 @@ def test_composite_keys_of_every_kind_hash_alike_on_the_source_and_in_the_lake(
         assert lake.load(TableFiles(files), Buckets(digits=2)) == len(rows)  # 2 digits kept, others computed
         for digits in (0, 1, 2, 3):
             assert source.digest(Buckets(digits=digits)) == lake.digest(Buckets(digits=digits)), digits
+        lake.focus()
         texts = {python_canonical(*row[:4]) for row in rows}
         assert set(lake.earlier_keys_in(Buckets(), [""])) == texts
         assert source.present(lake.values_of(sorted(texts))) == texts  # every key found by its primary key
@@ -378,6 +379,11 @@ def test_integer_keys_are_cut_by_range_alike_on_the_source_and_in_the_lake_to_th
         for shift in (0, 1, 7, 31, 32, 62, 63):
             cut = Buckets(shift=shift)
             assert source.digest(cut) == lake.digest(cut) == expected_digest(keys, shift), shift
+        lake.focus([str(-2**63 >> 7), str((2**63 - 1) >> 7)])  # the keys of two ranges only
+        assert sorted(lake.earlier_keys_in(Buckets(shift=7), [str((2**63 - 1) >> 7)])) == [str(2**63 - 2),
+                                                                                          str(2**63 - 1)]
+        assert lake.earlier_keys_in(Buckets(shift=7), ["0"]) == []
+        lake.focus()
         assert set(lake.earlier_keys_in(Buckets(shift=63), ["-1", "0"])) == {str(k) for k in keys}
     finally:
         if lake is not None:

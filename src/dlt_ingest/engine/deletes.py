@@ -132,6 +132,7 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
     result.differing = len(differing)
     if not differing:
         return result
+    lake.focus([*differing, *_canary_buckets(lake, set(differing))])
     empty = BucketDigest(0, 0)
     missing_one = {}
     for bucket in differing:
@@ -163,6 +164,12 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
         result.deleted = lake.not_in_source(candidates)
     _report(progress, len(candidates), "keys checked")
     return result
+
+
+def _canary_buckets(lake: LakeKeys, differing: set[str]) -> list[str]:
+    """A few buckets the source agrees with that hold keys of earlier loads, spread over the key range."""
+    agreeing = sorted(b for b, earlier in lake.earlier_by_bucket.items() if earlier and b not in differing)
+    return agreeing[::max(len(agreeing) // CANARIES, 1)][:CANARIES]
 
 
 def _looked_up(source: SourceKeys, lake: LakeKeys, candidates: list[str], cut: Buckets,

@@ -34,6 +34,7 @@ from dlt_ingest.workbook.model import lake_name
 
 MEMORY_LIMIT = "512MB"  # DuckDB spills beyond it (to the job's working folder)
 _FILE_COLUMN = "__dlt_ingest_file"
+_FOCUS = "/*focus*/"  # where `focus` narrows every version scan to some key ranges
 
 
 def open_duckdb(spill: Path) -> Any:
@@ -69,6 +70,10 @@ class LakeKeys:
         self.db.unregister("empty_keys")
         self.earlier = 0  # live keys of earlier loads that this run did not extract
         self.buckets = Buckets()  # the buckets `load` cut
+        self._digest: dict[str, BucketDigest] = {}
+        self.earlier_by_bucket: dict[str, int] = {}  # per bucket, the live keys of earlier loads
+        self._latest = ""  # the SQL of every key's latest version
+        self._files: dict[str, Any] | None = None  # its parameters
         self.remote = False
 
     def add_run_keys(self, batch: pa.Table) -> None:
@@ -98,36 +103,83 @@ class LakeKeys:
         return int(rows or 0)
 
     def load(self, history: TableFiles, buckets: Buckets) -> int:
-        """Find the live keys from the history's completed files and this run's keys, each with its canonical
-        text `c`, hash `h`, bucket `b` and (by MD5) the 32 bits `g` after the hash or (by range) its mix `f`;
-        returns how many live keys earlier loads hold that this run did not extract (the only ones a
-        tombstone can be for)."""
+        """Digest the live keys of the history's completed files and this run's keys per bucket, in one pass
+        that keeps none of them; returns how many live keys earlier loads hold that this run did not extract
+        (the only ones a tombstone can be for). `focus` then keeps the keys of the buckets that need a look."""
         self._reach(history)
         self.buckets = buckets
-        not_null = " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
-        versions = [f"SELECT {self.keys}, {len(history.files) + 1} AS load_rank, false AS gone FROM run_keys"]
-        if history.files:
-            order = sorted({load_id for _, load_id in history.files}, key=_load_order)
-            rank = {load_id: number for number, load_id in enumerate(order, start=1)}
-            files = pa.table({_FILE_COLUMN: [path for path, _ in history.files],
-                              "load_rank": [rank[load_id] for _, load_id in history.files]})
-            self.db.register("file_ranks", files)
-            paths = [path for path, _ in history.files]
-            scan = f"read_parquet($files, filename = '{_FILE_COLUMN}', union_by_name = true)"
-            columns = {row[0] for row in self.db.execute(f"DESCRIBE SELECT * FROM {scan}", {"files": paths}).fetchall()}
-            gone = f"{quote_duckdb(TOMBSTONE_COLUMN)} IS NOT NULL" if TOMBSTONE_COLUMN in columns else "false"
-            versions.insert(0, f"SELECT {self.keys}, load_rank, {gone} AS gone FROM {scan} JOIN file_ranks USING "
-                               f"({_FILE_COLUMN}) WHERE {not_null}")
-        run = len(history.files) + 1
-        latest = (f"WITH versions AS ({' UNION ALL '.join(versions)}), "
-                  f"latest AS (SELECT {self.keys}, arg_max(gone, load_rank) AS gone, max(load_rank) = {run} "
-                  f"AS from_run FROM versions GROUP BY {self.keys}) ")
-        self.db.execute(f"CREATE TABLE live AS {latest}{self._live(buckets)}",
-                        {"files": [path for path, _ in history.files]} if history.files else None)
-        if history.files:
-            self.db.unregister("file_ranks")
-        (self.earlier,) = self.db.execute("SELECT count(*) FROM live WHERE NOT from_run").fetchone() or (0,)
-        return int(self.earlier)
+        order = sorted({load_id for _, load_id in history.files}, key=_load_order)
+        rank = {load_id: number for number, load_id in enumerate(order, start=1)}
+        run = len(order) + 1
+        ranked = [(path, rank[load_id]) for path, load_id in history.files]
+        big = self._biggest_load(ranked)
+        small = [(path, number) for path, number in ranked if number != big]
+        # every version as `v` = 2 * its load's rank + 1 for a tombstone: the greatest is the latest version
+        versions = [f"SELECT {self.keys}, {2 * run} AS v FROM run_keys WHERE true{_FOCUS}"]
+        if small:
+            self.db.register("file_ranks", pa.table({_FILE_COLUMN: [path for path, _ in small],
+                                                     "load_rank": [number for _, number in small]}))
+            scan = f"read_parquet($small, filename = '{_FILE_COLUMN}', union_by_name = true)"
+            versions.append(f"SELECT {self.keys}, 2 * load_rank + {self._gone([path for path, _ in small])} AS v FROM "
+                            f"{scan} JOIN file_ranks USING ({_FILE_COLUMN}) WHERE {self._not_null()}{_FOCUS}")
+        latest = f"SELECT {self.keys}, max(v) AS v FROM ({' UNION ALL '.join(versions)}) GROUP BY {self.keys}"
+        self._files = {"small": [path for path, _ in small]} if small else {}
+        if big is not None:  # the biggest load joins the others' latest versions instead of being grouped
+            scan = "read_parquet($big, union_by_name = true)"
+            self._files["big"] = [path for path, number in ranked if number == big]
+            latest = (f"SELECT {self.keys}, greatest(coalesce(later.v, -1), coalesce(biggest.v, -1)) AS v FROM "
+                      f"({latest}) AS later FULL OUTER JOIN (SELECT {self.keys}, {2 * big} + "
+                      f"{self._gone(self._files['big'])} AS v FROM {scan} WHERE {self._not_null()}{_FOCUS}) "
+                      f"AS biggest USING ({self.keys})")
+        self._latest = (f"WITH latest AS (SELECT {self.keys}, v // 2 = {run} AS from_run FROM ({latest}) "
+                        f"WHERE v % 2 = 0) ")
+        rows = self.db.execute(f"{self._latest.replace(_FOCUS, '')}SELECT b, count(*), sum(h), sum(f), count(*) "
+                               f"FILTER (WHERE NOT from_run) FROM ({self._live(buckets)}) GROUP BY b",
+                               self._files).fetchall()
+        self._digest = {str(b): BucketDigest.of_sums(n, [total], [1], mixed) for b, n, total, mixed, _ in rows}
+        self.earlier_by_bucket = {str(b): int(earlier) for b, *_, earlier in rows}
+        self.earlier = sum(self.earlier_by_bucket.values())
+        return self.earlier
+
+    def _not_null(self) -> str:
+        return " AND ".join(f"{quote_duckdb(c.name)} IS NOT NULL" for c in self.lake)
+
+    def _gone(self, paths: Sequence[str]) -> str:
+        """1 for a tombstone, as an integer SQL expression over these files' rows."""
+        described = self.db.execute("DESCRIBE SELECT * FROM read_parquet($files, union_by_name = true)",
+                                    {"files": list(paths)}).fetchall()
+        has = TOMBSTONE_COLUMN in {row[0] for row in described}
+        return f"CAST({quote_duckdb(TOMBSTONE_COLUMN)} IS NOT NULL AS INTEGER)" if has else "0"
+
+    def _biggest_load(self, ranked: Sequence[tuple[str, int]]) -> int | None:
+        """The rank of the load whose files hold the most rows (from their footers)."""
+        if not ranked:
+            return None
+        rows = self.db.execute("SELECT file_name, num_rows FROM parquet_file_metadata($files)",
+                               {"files": [path for path, _ in ranked]}).fetchall()
+        by_path = dict(ranked)
+        per_load: dict[int, int] = {}
+        for path, count in rows:
+            number = by_path.get(str(path))
+            if number is not None:
+                per_load[number] = per_load.get(number, 0) + int(count or 0)
+        return max(per_load, key=lambda number: (per_load[number], number)) if per_load else ranked[-1][1]
+
+    def focus(self, labels: Sequence[str] | None = None) -> None:
+        """Keep the live keys of these buckets (of the buckets `load` cut; all keys when None) for the
+        questions that follow, in a second pass over the same files (by range, it reads only their keys)."""
+        latest, where = self._latest.replace(_FOCUS, ""), ""
+        if labels is not None and self.buckets.by_range:
+            self.db.register("focus_buckets", pa.table({"b": pa.array([int(b) for b in labels], pa.int64())}))
+            latest = self._latest.replace(_FOCUS, f" AND (CAST({quote_duckdb(self.lake[0].name)} AS BIGINT) >> "
+                                                  f"{int(self.buckets.shift or 0)}) IN (SELECT b FROM focus_buckets)")
+        elif labels is not None:
+            self.db.register("focus_buckets", pa.table({"b": pa.array(list(labels), pa.string())}))
+            where = " WHERE b IN (SELECT b FROM focus_buckets)"
+        self.db.execute(f"CREATE OR REPLACE TABLE live AS {latest}SELECT * FROM ({self._live(self.buckets)}){where}",
+                        self._files)
+        if labels is not None:
+            self.db.unregister("focus_buckets")
 
     def _live(self, buckets: Buckets) -> str:
         """The live keys with their canonical text, hash, bucket and mix or MD5 digits."""
@@ -137,30 +189,35 @@ class LakeKeys:
             return (f"SELECT {self.keys}, from_run, CAST({key} AS VARCHAR) AS c, CAST(CAST({key} AS HUGEINT) + "
                     f"CASE WHEN {key} < 0 THEN {HASH_MODULUS} ELSE 0 END AS UBIGINT) AS h, "
                     f"{mix_expression(f'CAST({key} AS BIGINT)', DUCKDB_MIX)} AS f, "
-                    f"CAST(CAST({key} AS BIGINT) >> {int(buckets.shift or 0)} AS VARCHAR) AS b "
-                    f"FROM latest WHERE NOT gone")
+                    f"CAST({key} AS BIGINT) >> {int(buckets.shift or 0)} AS b "
+                    f"FROM latest")
         digits = buckets.digits
         return (f"SELECT {self.keys}, from_run, c, {_hash_sql('m')} AS h, 0 AS f, "
                 f"CAST('0x' || substr(m, {HASH_DIGITS + 1}, 8) AS UINTEGER) AS g, "
                 f"substr(m, {HASH_DIGITS + 1}, {digits}) AS b "
-                f"FROM (SELECT *, md5(c) AS m FROM (SELECT *, {canonical} AS c FROM latest WHERE NOT gone))")
+                f"FROM (SELECT *, md5(c) AS m FROM (SELECT *, {canonical} AS c FROM latest))")
 
     def count(self) -> int:
-        (rows,) = self.db.execute("SELECT count(*) FROM live").fetchone() or (0,)
-        return int(rows)
+        """The live keys `load` found."""
+        return sum(d.rows for d in self._digest.values())
 
     def _bucket(self, buckets: Buckets) -> str:
         """The bucket of a live key in these buckets (the ones `load` cut, or others of the same kind)."""
         if buckets == self.buckets:
-            return "b"
+            return "CAST(b AS VARCHAR)" if buckets.by_range else "b"
         if buckets.by_range:
             return f"CAST(CAST({quote_duckdb(self.lake[0].name)} AS BIGINT) >> {int(buckets.shift or 0)} AS VARCHAR)"
         digits = buckets.digits
         return f"substr(lpad(lower(hex(g)), 8, '0'), 1, {digits})" if digits else "''"
 
     def digest(self, buckets: Buckets) -> dict[str, BucketDigest]:
-        rows = self.db.execute(f"SELECT {self._bucket(buckets)} AS bucket, count(*), sum(h), sum(f) FROM live "
-                               f"GROUP BY bucket").fetchall()
+        """Per bucket the digest of the live keys (the buckets `load` cut, or others of the same kind in one
+        more pass)."""
+        if buckets == self.buckets:
+            return dict(self._digest)
+        rows = self.db.execute(f"{self._latest.replace(_FOCUS, '')}SELECT b, count(*), sum(h), sum(f) FROM "
+                               f"({self._live(buckets)}) "
+                               f"GROUP BY b", self._files).fetchall()
         return {str(b): BucketDigest.of_sums(n, [total], [1], mixed) for b, n, total, mixed in rows}
 
     def earlier_keys_with_hash(self, buckets: Buckets, wanted: dict[str, tuple[int, int]]) -> list[tuple[str, str]]:
