@@ -49,6 +49,7 @@ BASE_CONFIG = '[runtime]\ndlthub_telemetry = false\nlog_level = "WARNING"\n'
 class Measure:
     seconds: float
     peak_rss_mib: float
+    output: str = ""
 
 
 def run_process(args: list[str], cwd: Path) -> Measure:
@@ -63,7 +64,7 @@ def run_process(args: list[str], cwd: Path) -> Measure:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:4])} exited {child.returncode}:\n{output.decode(errors='replace')}")
-    return Measure(seconds, usage.ru_maxrss / 1024)
+    return Measure(seconds, usage.ru_maxrss / 1024, output.decode(errors="replace"))
 
 
 def make_project(root: Path, db: Database, rows: list[dict[str, Any]], extra_config: str, backend: str | None,
@@ -175,6 +176,7 @@ def deletes_report(result: dict[str, Any]) -> str:
     cells = {k: (median(result[k], "seconds"), median(result[k], "peak_rss_mib")) for k in
              ("compare", "plain", "without", "full")}
     own = statistics.median(c.seconds - w.seconds for c, w in zip(result["compare"], result["without"], strict=True))
+    plain_work = statistics.median(float(m.output.split()[-1]) for m in result["plain"])
     return "\n".join([
         f"Delete detection, {result['rows']:,} rows, {statistics.median(result['deleted']):,.0f} deleted per round "
         f"(medians of {len(result['compare'])} rounds; first load of all rows {result['first'].seconds:.2f}s):",
@@ -186,7 +188,8 @@ def deletes_report(result: dict[str, Any]) -> str:
             ("full", "`ingest run` FULL reload"))),
         f"comparison's own time (with - without, median of rounds): {own:.2f}s; with / FULL: "
         f"{round_ratio(result['compare'], result['full']):.0%}; comparison / plain re-read: "
-        f"{round_ratio(result['compare'], result['plain']):.2f}x"])
+        f"{round_ratio(result['compare'], result['plain']):.2f}x; the re-read's own work (after starting "
+        f"Python): {plain_work:.2f}s, the comparison's own time / it: {own / plain_work:.2f}x"])
 
 
 def bench_api(jobs: int, pages: int, latency: float, repeat: int, work: Path) -> dict[str, Any]:

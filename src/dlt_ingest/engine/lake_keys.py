@@ -1,7 +1,9 @@
 """The lake's side of delete detection: the live keys of a job's history, in DuckDB.
 
 A key is live when its latest version (the greatest completed load holding it) is no tombstone; the keys
-this run extracts are the newest version of all. DuckDB reads only the key columns and `_deleted_at` of
+this run extracts are the newest version of all. The versions of the load with the most rows (usually the
+first) are joined with the latest versions of the others rather than grouped with them: grouping every key
+is what a history of 5M keys costs most. DuckDB reads only the key columns and `_deleted_at` of
 the history's completed files, keeps one row per live key with its canonical text, its hash and bucket (the same
 as the source's SQL, see `sources/keys.py`), and answers per bucket. It runs with a memory limit and spills
 to a folder in the job's working folder, so a large history never needs as much memory as it holds.
@@ -74,6 +76,7 @@ class LakeKeys:
         self.earlier_by_bucket: dict[str, int] = {}  # per bucket, the live keys of earlier loads
         self._latest = ""  # the SQL of every key's latest version
         self._files: dict[str, Any] | None = None  # its parameters
+        self._kept_all = False  # `live` holds every live key already
         self.remote = False
 
     def add_run_keys(self, batch: pa.Table) -> None:
@@ -102,10 +105,8 @@ class LakeKeys:
                                   {"files": [path for path, _ in history.files]}).fetchone() or (0,)
         return int(rows or 0)
 
-    def load(self, history: TableFiles, buckets: Buckets) -> int:
-        """Digest the live keys of the history's completed files and this run's keys per bucket, in one pass
-        that keeps none of them; returns how many live keys earlier loads hold that this run did not extract
-        (the only ones a tombstone can be for). `focus` then keeps the keys of the buckets that need a look."""
+    def prepare(self, history: TableFiles, buckets: Buckets) -> None:
+        """The SQL of every key's latest version in the history's completed files and this run's keys."""
         self._reach(history)
         self.buckets = buckets
         order = sorted({load_id for _, load_id in history.files}, key=_load_order)
@@ -133,9 +134,22 @@ class LakeKeys:
                       f"AS biggest USING ({self.keys})")
         self._latest = (f"WITH latest AS (SELECT {self.keys}, v // 2 = {run} AS from_run FROM ({latest}) "
                         f"WHERE v % 2 = 0) ")
-        rows = self.db.execute(f"{self._latest.replace(_FOCUS, '')}SELECT b, count(*), sum(h), sum(f), count(*) "
-                               f"FILTER (WHERE NOT from_run) FROM ({self._live(buckets)}) GROUP BY b",
-                               self._files).fetchall()
+
+    def load(self, history: TableFiles, buckets: Buckets) -> int:
+        """Digest the live keys of the history's completed files and this run's keys per bucket in one pass
+        (by range it keeps none of them: `focus` then keeps the keys of the buckets that need a look); returns
+        how many live keys earlier loads hold that this run did not extract (the only ones a tombstone can
+        be for)."""
+        self.prepare(history, buckets)
+        live = f"({self._live(buckets)})"
+        self._kept_all = not buckets.by_range  # an MD5 costs more than keeping it: the keys are kept in one pass
+        if self._kept_all:
+            self.db.execute(f"CREATE OR REPLACE TABLE live AS {self._latest.replace(_FOCUS, '')}SELECT * FROM {live}",
+                            self._files)
+        rows = self.db.execute(f"{'' if self._kept_all else self._latest.replace(_FOCUS, '')}SELECT b, count(*), "
+                               f"sum(h), sum(f), count(*) FILTER (WHERE NOT from_run) FROM "
+                               f"{'live' if self._kept_all else live} GROUP BY b",
+                               None if self._kept_all else self._files).fetchall()
         self._digest = {str(b): BucketDigest.of_sums(n, [total], [1], mixed) for b, n, total, mixed, _ in rows}
         self.earlier_by_bucket = {str(b): int(earlier) for b, *_, earlier in rows}
         self.earlier = sum(self.earlier_by_bucket.values())
@@ -167,7 +181,10 @@ class LakeKeys:
 
     def focus(self, labels: Sequence[str] | None = None) -> None:
         """Keep the live keys of these buckets (of the buckets `load` cut; all keys when None) for the
-        questions that follow, in a second pass over the same files (by range, it reads only their keys)."""
+        questions that follow, in a second pass over the same files that reads only their keys (by MD5, `load`
+        kept them all)."""
+        if self._kept_all:
+            return
         latest, where = self._latest.replace(_FOCUS, ""), ""
         if labels is not None and self.buckets.by_range:
             self.db.register("focus_buckets", pa.table({"b": pa.array([int(b) for b in labels], pa.int64())}))
