@@ -134,10 +134,22 @@ def copy_table(db: Database, source: str, name: str) -> str:
     return name
 
 
-def delete_share(db: Database, table: str, round_no: int, every: int = 1000) -> int:
+def copy_table_with_uuid_key(db: Database, source: str, name: str) -> str:
+    """A copy of `source` whose primary key `id` is a uuid (the MD5 of the old id); `n` keeps the old id."""
+    with closing(db.connect()) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TABLE {name} AS SELECT md5(id::text)::uuid AS id, id AS n, order_id, part_id, price, "
+                       f"discount, status, comment, ship_date, updated_at, is_returned, tax, ship_mode FROM {source}")
+        cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
+        cursor.execute(f"CREATE INDEX ON {name} (updated_at)")
+        cursor.execute(f"VACUUM ANALYZE {name}")
+    return name
+
+
+def delete_share(db: Database, table: str, round_no: int, every: int = 1000, column: str = "id") -> int:
     """Delete one row in `every` (0.1% by default), a different share each round."""
     with closing(db.connect()) as connection, connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE id %% %s = %s", (every, round_no % every))
+        cursor.execute(f"DELETE FROM {table} WHERE {column} %% %s = %s", (every, round_no % every))
         deleted = cursor.rowcount
         cursor.execute(f"VACUUM ANALYZE {table}")
     return int(deleted)

@@ -31,6 +31,7 @@ from api_server import SlowApi
 from bench_db import (
     Database,
     copy_table,
+    copy_table_with_uuid_key,
     delete_share,
     ensure_table,
     max_updated_at,
@@ -137,19 +138,22 @@ def bench_table(db: Database, rows: int, repeat: int, work: Path, extra_config: 
     return result
 
 
-def bench_deletes(db: Database, rows: int, repeat: int, work: Path, extra_config: str) -> dict[str, Any]:
+def bench_deletes(db: Database, rows: int, repeat: int, work: Path, extra_config: str,
+                  key: str = "bigint") -> dict[str, Any]:
     """Delete detection on a copy of `bench_<rows>` with 0.1% of its rows deleted before each round, against
     a plain re-read of every key (its own process, alternating which goes first), the same INCREMENTAL run
-    without delete detection, and a FULL reload."""
-    table = copy_table(db, ensure_table(db, rows), f"deletes_{rows}")
+    without delete detection, and a FULL reload. `key` uuid gives the copy a uuid primary key (MD5 buckets)."""
+    source = ensure_table(db, rows)
+    table = copy_table_with_uuid_key(db, source, f"deletes_uuid_{rows}") if key == "uuid" else \
+        copy_table(db, source, f"deletes_{rows}")
     row = db_row(table, "INCREMENTAL", watermark_column="updated_at", detect_deletes="Y")
     project = make_project(work / "deletes", db, [row], extra_config, None)
-    result: dict[str, Any] = {"rows": rows, "first": ingest(project), "compare": [], "plain": [], "without": [],
-                              "full": [], "deleted": []}
+    result: dict[str, Any] = {"rows": rows, "key": key, "first": ingest(project), "compare": [], "plain": [],
+                              "without": [], "full": [], "deleted": []}
     reread = [sys.executable, str(HERE / "reread_keys.py"), db.uri(), table, str(project / "lake" / "bench"),
-              str(work / "reread-spill")]
+              str(work / "reread-spill"), key]
     for round_no in range(repeat):
-        deleted = delete_share(db, table, round_no)
+        deleted = delete_share(db, table, round_no, column="n" if key == "uuid" else "id")
         result["deleted"].append(deleted)
         for what in ("plain", "compare") if round_no % 2 == 0 else ("compare", "plain"):
             if what == "plain":
@@ -178,7 +182,8 @@ def deletes_report(result: dict[str, Any]) -> str:
     own = statistics.median(c.seconds - w.seconds for c, w in zip(result["compare"], result["without"], strict=True))
     plain_work = statistics.median(float(m.output.split()[-1]) for m in result["plain"])
     return "\n".join([
-        f"Delete detection, {result['rows']:,} rows, {statistics.median(result['deleted']):,.0f} deleted per round "
+        f"Delete detection, {result['rows']:,} rows with a {result['key']} key, "
+        f"{statistics.median(result['deleted']):,.0f} deleted per round "
         f"(medians of {len(result['compare'])} rounds; first load of all rows {result['first'].seconds:.2f}s):",
         "| run | seconds | peak RSS MiB |", "|---|---|---|",
         *(f"| {label} | {cells[k][0]:.2f} | {cells[k][1]:.0f} |" for k, label in (
@@ -263,6 +268,8 @@ def main() -> None:
     parser.add_argument("--api-latency", type=float, default=0.1)
     parser.add_argument("--deletes-rows", type=int, default=0,
                         help="also measure delete detection on a table of this many rows (0.1%% deleted per round)")
+    parser.add_argument("--deletes-key", choices=["bigint", "uuid"], default="bigint",
+                        help="the deletes table's primary key: bigint (key ranges) or uuid (MD5 buckets)")
     parser.add_argument("--json", help="also write the raw measurements here")
     args = parser.parse_args()
 
@@ -275,7 +282,7 @@ def main() -> None:
         tables = [bench_table(db, rows, args.repeat, work, args.dlt_config, args.backend, not args.no_floor,
                           tuple(args.source_setting))
                   for rows in args.rows] if db else []
-        deletes = bench_deletes(db, args.deletes_rows, args.repeat, work, args.dlt_config) \
+        deletes = bench_deletes(db, args.deletes_rows, args.repeat, work, args.dlt_config, args.deletes_key) \
             if db and args.deletes_rows else None
         api = bench_api(args.api_jobs, args.api_pages, args.api_latency, args.repeat, work) if args.api_jobs else None
     finally:

@@ -112,14 +112,13 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
 
     `estimate` (about how many keys are live) sizes the buckets, so that the source's scan runs on its own
     thread while DuckDB reads the lake's keys."""
-    result = Comparison()
+    result = Comparison(cut=choose_buckets(source, estimate))
     _report(progress, 1, "start")
-    cut = result.cut = choose_buckets(source, estimate)
     with ThreadPoolExecutor(1, thread_name_prefix="delete-detection") as pool:
-        theirs = pool.submit(contextvars.copy_context().run, source.digest, cut)
-        earlier = lake.load(history, cut)
+        theirs = pool.submit(contextvars.copy_context().run, source.digest, result.cut)
+        earlier = lake.load(history, result.cut)
         result.keys = lake.count()
-        lake_digest = _nonempty(lake.digest(cut)) if earlier else {}
+        lake_digest = _nonempty(lake.digest(result.cut)) if earlier else {}
         _report(progress, result.keys, "lake keys")
         source_digest = _nonempty(theirs.result())
     signals.raise_if_signalled()  # Ctrl-C during the scans: stop before any lookup
@@ -130,40 +129,46 @@ def compare(source: SourceKeys, lake: LakeKeys, history: TableFiles, estimate: i
     result.buckets = len(buckets)
     differing = sorted(b for b in buckets if lake_digest.get(b) != source_digest.get(b))
     result.differing = len(differing)
-    if not differing:
-        return result
-    lake.focus([*differing, *_canary_buckets(lake, set(differing))])
+    if differing:
+        lake.focus([*differing, *_canary_buckets(lake, set(differing))])
+        _settle(source, lake, differing, lake_digest, source_digest, result)
+    _report(progress, max(result.looked_up, 1), "keys checked")
+    return result
+
+
+def _settle(source: SourceKeys, lake: LakeKeys, differing: list[str], lake_digest: dict[str, BucketDigest],
+            source_digest: dict[str, BucketDigest], result: Comparison) -> None:
+    """Which earlier keys of the differing buckets the source lacks: a bucket missing exactly one key names
+    it, the others' keys are looked up; beyond `LOOKUP_LIMIT` keys one scan of the buckets decides."""
+    cut = result.cut
     empty = BucketDigest(0, 0)
     missing_one = {}
     for bucket in differing:
-        ours, theirs_ = lake_digest.get(bucket, empty), source_digest.get(bucket, empty)
-        if ours.rows - theirs_.rows == 1:
-            missing_one[bucket] = ((ours.hash - theirs_.hash) % HASH_MODULUS, ours.mix - theirs_.mix)
+        ours, theirs = lake_digest.get(bucket, empty), source_digest.get(bucket, empty)
+        if ours.rows - theirs.rows == 1:
+            missing_one[bucket] = ((ours.hash - theirs.hash) % HASH_MODULUS, ours.mix - theirs.mix)
     named: dict[str, list[str]] = {}
     for bucket, text in lake.earlier_keys_with_hash(cut, missing_one):
         named.setdefault(bucket, []).append(text)
     single = {bucket: texts[0] for bucket, texts in named.items() if len(texts) == 1}
-    unresolved = [b for b in differing if b not in single]
-    candidates = list(single.values()) + lake.earlier_keys_in(cut, unresolved)
-    if not candidates:
-        return result
-    if len(candidates) <= LOOKUP_LIMIT:
-        result.looked_up = len(candidates)
-        result.deleted = _looked_up(source, lake, candidates, cut, differing)
-        gone, singles = set(result.deleted), set(single.values())
-        named_but_present = [b for b, text in single.items() if text not in gone]
-        if named_but_present:  # the sums named a key the source holds: the bucket differs otherwise, check it all
-            others = [text for text in lake.earlier_keys_in(cut, named_but_present) if text not in singles]
-            result.looked_up += len(others)
-            result.deleted += _looked_up(source, lake, others, cut, differing) if others else []
-    else:
+    candidates = list(single.values()) + lake.earlier_keys_in(cut, [b for b in differing if b not in single])
+    if len(candidates) > LOOKUP_LIMIT:
         result.scanned = True
         scan_all = len(differing) * 2 > max(result.buckets, 1)
         for batch in source.scan(cut, None if scan_all else differing):
             lake.add_source_texts(batch)
-        result.deleted = lake.not_in_source(candidates)
-    _report(progress, len(candidates), "keys checked")
-    return result
+        result.deleted = lake.not_in_source(lake.earlier_keys_in(cut, differing))  # every key of those buckets
+        return
+    if not candidates:
+        return
+    result.looked_up = len(candidates)
+    result.deleted = _looked_up(source, lake, candidates, cut, differing)
+    gone, singles = set(result.deleted), set(single.values())
+    named_but_present = [b for b, text in single.items() if text not in gone]
+    if named_but_present:  # the sums named a key the source holds: the bucket differs otherwise, check it all
+        others = [text for text in lake.earlier_keys_in(cut, named_but_present) if text not in singles]
+        result.looked_up += len(others)
+        result.deleted += _looked_up(source, lake, others, cut, differing) if others else []
 
 
 def _canary_buckets(lake: LakeKeys, differing: set[str]) -> list[str]:

@@ -135,6 +135,10 @@ class LakeKeys:
         self._latest = (f"WITH latest AS (SELECT {self.keys}, v // 2 = {run} AS from_run FROM ({latest}) "
                         f"WHERE v % 2 = 0) ")
 
+    def on_latest(self, select: str) -> Any:
+        """Run `select`, which reads `latest` (the live keys `prepare` found and `from_run`)."""
+        return self.db.execute(f"{self._latest.replace(_FOCUS, '')}{select}", self._files)
+
     def load(self, history: TableFiles, buckets: Buckets) -> int:
         """Digest the live keys of the history's completed files and this run's keys per bucket in one pass
         (by range it keeps none of them: `focus` then keeps the keys of the buckets that need a look); returns
