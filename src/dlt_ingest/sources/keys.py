@@ -95,6 +95,11 @@ def signed_bucket(label: int, shift: int) -> int:
     return label - 2 ** (64 - shift) if label >= 2 ** (63 - shift) else label
 
 
+def unsigned_bucket(label: int, shift: int) -> int:
+    """The inverse of `signed_bucket`: a bucket as an engine that shifts unsigned computes it."""
+    return label + 2 ** (64 - shift) if label < 0 else label
+
+
 @dataclass(frozen=True)
 class MixSql:
     """One engine's integer operators ({x}, {y}: operands; {n}: bits) for `mix_expression`."""

@@ -30,6 +30,7 @@ from dlt_ingest.sources.keys import (
     key_kind,
     mix_expression,
     signed_bucket,
+    unsigned_bucket,
 )
 from dlt_ingest.sources.sql.contract import TableContract, read_expression
 from dlt_ingest.sources.sql.types import Read
@@ -310,7 +311,7 @@ class SqlKeys:
 
     def _engine_label(self, label: int, shift: int) -> int:
         """A bucket number as this engine's `>>` computes it (integers only: safe as literals)."""
-        return label + 2 ** (64 - shift) if self.sql.unsigned_shift and label < 0 else label
+        return unsigned_bucket(label, shift) if self.sql.unsigned_shift else label
 
     def scan(self, buckets: Buckets, labels: Sequence[str] | None) -> Iterator[list[str]]:
         query = self.scan_query(buckets, labels)
